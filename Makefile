@@ -1,0 +1,43 @@
+# The README's two commands: `make demo` runs the whole system, `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo up test lint bench schemas clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: start embedded PostgreSQL + Kafka-protocol broker and all three services, post sample contacts
+demo: $(STAMP)
+	$(BIN)/crimerec up --demo
+
+## up: start everything without sample contacts
+up: $(STAMP)
+	$(BIN)/crimerec up
+
+## lint: ruff, import rules, types of the contracts and the rules
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy schemas
+
+## test: lint, then the whole suite on real PostgreSQL and a real Kafka-protocol broker
+test: lint
+	$(BIN)/pytest
+
+## bench: performance figures (printed, never asserted)
+bench: $(STAMP)
+	$(BIN)/python bench/intake.py
+
+## schemas: regenerate the committed JSON Schema and AsyncAPI files from the models
+schemas: $(STAMP)
+	$(BIN)/python -m schemas.generate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

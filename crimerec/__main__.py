@@ -1,0 +1,3 @@
+from crimerec.cli import app
+
+app()

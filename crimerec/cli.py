@@ -1,0 +1,134 @@
+"""`crimerec`: run the services (`up`, `serve`), migrate, issue keys, re-seed topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from crimerec import stack
+from schemas.catalogue import FORCES
+from schemas.events import Role
+from services.runtime.settings import EngineSettings
+
+app = typer.Typer(help="crimerec: first-contact crime recording (intake, recorder, auditor).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outboxes and topics.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(outbox_app, name="outbox")
+console = Console()
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="postgresql+asyncpg:// URL; default: $CRIMEREC_DATABASE_URL."),
+]
+KafkaBootstrap = Annotated[
+    str | None,
+    typer.Option("--kafka-bootstrap", help="host:port of Kafka; default: $CRIMEREC_KAFKA_BOOTSTRAP."),
+]
+
+
+def _engines(database_url: str | None, kafka_bootstrap: str | None) -> EngineSettings:
+    overrides: dict[str, object] = {}
+    if database_url:
+        overrides["database_url"] = database_url
+    if kafka_bootstrap:
+        overrides["kafka_bootstrap"] = kafka_bootstrap
+    return EngineSettings(**overrides)  # type: ignore[arg-type]
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="intake, recorder or auditor")],
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default 8001/8002/8003.")] = None,
+) -> None:
+    """Runs one service (HTTP API, outbox relay and consumers) in this process."""
+    import uvicorn
+
+    from services.runtime.logs import configure_logging
+
+    spec = stack.SERVICES.get(service)
+    if spec is None:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(stack.SERVICES)}")
+    app_ = spec.create_app()
+    settings = app_.state.settings
+    configure_logging(service, settings.log_level)
+    uvicorn.run(
+        app_,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None) -> None:
+    """Brings every schema (auth, intake, recorder, auditor) to its newest revision."""
+    engines = _engines(database_url, None)
+    stack.migrate_all(engines.database_url.get_secret_value())
+    console.print("[green]migrated[/] auth, " + ", ".join(stack.SERVICES))
+
+
+@keys_app.command("issue")
+def keys_issue(
+    role: Annotated[list[Role], typer.Option("--role", help="Role of the key (repeat for several).")],
+    force: Annotated[str, typer.Option("--force", help="Force code, e.g. GMP.")],
+    label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issues an API key and prints it (it is stored hashed and cannot be shown again)."""
+    if force not in FORCES:
+        raise typer.BadParameter(f"unknown force {force!r}; e.g. GMP, MPS, WMP")
+    from services.runtime.auth import issue_key
+    from services.runtime.database import create_engine
+
+    async def issue() -> str:
+        engine = create_engine(_engines(database_url, None))
+        try:
+            return await issue_key(engine, roles=role, force=force, label=label)
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(issue()))
+
+
+@outbox_app.command("republish")
+def outbox_republish(database_url: DatabaseUrl = None, kafka_bootstrap: KafkaBootstrap = None) -> None:
+    """Re-seeds the topics from every service's retained outbox (after a broker lost its log)."""
+    count = asyncio.run(stack.prepare_broker(_engines(database_url, kafka_bootstrap), republish=True))
+    console.print(f"{count} events marked for publication again; running services publish them now.")
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where the embedded engines keep their data.")] = Path(".crimerec"),
+    database_url: DatabaseUrl = None,
+    kafka_bootstrap: KafkaBootstrap = None,
+    host: Annotated[str, typer.Option(help="Address the services listen on.")] = "127.0.0.1",
+    intake_port: int = 8001,
+    recorder_port: int = 8002,
+    auditor_port: int = 8003,
+    kafka_port: Annotated[int, typer.Option(help="Port of the embedded broker.")] = 19092,
+    demo: Annotated[bool, typer.Option(help="Post a few sample contacts once everything is up.")] = False,
+    feed: Annotated[bool, typer.Option(help="Print each decision as it is made.")] = True,
+) -> None:
+    """Starts everything: embedded PostgreSQL and broker (unless URLs are given), migrations, the three services."""
+    from crimerec.supervisor import Stack
+
+    stack_ = Stack(
+        data_dir=data_dir.resolve(),
+        database_url=database_url or os.environ.get("CRIMEREC_DATABASE_URL"),
+        kafka_bootstrap=kafka_bootstrap or os.environ.get("CRIMEREC_KAFKA_BOOTSTRAP"),
+        host=host,
+        ports={"intake": intake_port, "recorder": recorder_port, "auditor": auditor_port},
+        kafka_port=kafka_port,
+        console=console,
+    )
+    stack_.run(demo=demo, feed=feed)

@@ -1,0 +1,1 @@
+"""The catalogue's data files (offences.csv, forces.csv), read with importlib.resources."""

@@ -1,0 +1,236 @@
+"""The payloads of the events the services publish, and the registry from event type to its payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, ClassVar, Final
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas import topics
+from schemas.catalogue import AuditCategory, ForceCode, HoClass
+from schemas.contacts import ContactCreate, Ref
+from schemas.envelope import AwareDatetime, Envelope
+
+CrimeReference = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9/_.-]*$",
+        description="A crime reference number, as the recorder issues it (e.g. GMP-2026-000123).",
+    ),
+]
+"""A crime reference number."""
+
+RulesVersion = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        description="The version of the rules (and offence catalogue) that made the decision.",
+    ),
+]
+"""Which rules made a decision: every decision stores it (domain.md, The recording decision)."""
+
+
+class Role(StrEnum):
+    """What a principal may do (design.md, Security and privacy)."""
+
+    CALL_HANDLER = "call_handler"
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    DDM = "ddm"
+    FCR = "fcr"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Outcome(StrEnum):
+    """A recording decision (NCRS): recorded, pending, crime-related incident, N100 or non-crime incident."""
+
+    RECORDED = "recorded"
+    PENDING = "pending"
+    CRI = "cri"
+    N100 = "n100"
+    NON_CRIME = "non_crime"
+
+
+class Actor(BaseModel):
+    """Who did something: a person or a calling system, with their roles and force."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    principal: str = Field(min_length=1, max_length=200, description="The principal's id: an API key id or a user id.")
+    roles: list[Role] = Field(default_factory=list, max_length=len(Role), description="The principal's roles.")
+    force: ForceCode = Field(description="The force the principal belongs to.")
+
+
+class EventPayload(BaseModel):
+    """The payload of an event about a contact: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    EVENT_TYPE: ClassVar[str]
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    contact_id: UUID = Field(
+        description="The contact the event is about: intake's id for it, and the Kafka key of every event "
+        "about it and the crimes recorded from it."
+    )
+
+
+class ContactReceived(EventPayload):
+    """Intake has stored a contact: the recorder decides on it and the auditor starts its clock."""
+
+    EVENT_TYPE: ClassVar[str] = "contact.received"
+
+    force: ForceCode = Field(description="The force that received the contact.")
+    received_at: AwareDatetime = Field(description="When the report first reached the police.")
+    submitted_by: Actor = Field(description="Who sent the contact to intake.")
+    contact: ContactCreate = Field(description="The contact as intake accepted it.")
+
+    @model_validator(mode="after")
+    def _agrees_with_contact(self) -> ContactReceived:
+        if self.force != self.contact.force:
+            raise ValueError(f"force {self.force} is not the contact's force {self.contact.force}")
+        if self.received_at != self.contact.received_at:
+            raise ValueError("received_at is not the contact's received_at")
+        return self
+
+
+class ContactDecided(EventPayload):
+    """The recorder has decided what a contact is: crimes recorded, pending, CRI, N100 or non-crime (NCRS)."""
+
+    EVENT_TYPE: ClassVar[str] = "contact.decided"
+
+    force: ForceCode = Field(description="The force that received the contact.")
+    outcome: Outcome = Field(description="The decision.")
+    crime_references: list[CrimeReference] = Field(
+        default_factory=list,
+        max_length=200,
+        description="The crimes recorded from the contact (outcome recorded), principal crime first.",
+    )
+    rationale: str = Field(min_length=1, max_length=10_000, description="Why, in words an auditor can check.")
+    rules_version: RulesVersion
+    decided_at: AwareDatetime = Field(description="When the decision was made.")
+    recording_deadline: AwareDatetime = Field(
+        description="When the 24-hour recording clock, started at received_at, runs out."
+    )
+    received_at: AwareDatetime = Field(description="When the report first reached the police.")
+    decided_by: Actor | None = Field(description="The person who decided; null when the rules decided it.")
+    problems: list[Annotated[str, Field(min_length=1, max_length=1000)]] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Why the contact needs a person's decision (e.g. a class the catalogue does not know).",
+    )
+    n100: bool = Field(
+        default=False, description="Whether an N100 record exists: a reported rape not recorded as rape."
+    )
+    transfer_to: ForceCode | None = Field(
+        default=None, description="The force a crime is transferred to (committed in its area), if any."
+    )
+
+    @model_validator(mode="after")
+    def _outcome_agrees(self) -> ContactDecided:
+        if self.outcome is Outcome.RECORDED and not self.crime_references:
+            raise ValueError("a contact decided as recorded names at least one crime reference")
+        if self.outcome is Outcome.N100 and not self.n100:
+            raise ValueError("a contact decided as n100 has n100 true")
+        if self.recording_deadline < self.received_at:
+            raise ValueError("recording_deadline must not be before received_at")
+        return self
+
+
+class CrimeRecorded(EventPayload):
+    """The recorder has recorded a crime: one victim, one Home Office class (HOCR sections D to F)."""
+
+    EVENT_TYPE: ClassVar[str] = "crime.recorded"
+
+    crime_reference: CrimeReference
+    force: ForceCode = Field(description="The force that recorded the crime.")
+    victim_ref: Ref | None = Field(description="The victim (victims[].ref); null for an offence against the state.")
+    ho_class: HoClass
+    offence_group: str = Field(min_length=1, max_length=100, description="The class's ONS offence group.")
+    audit_category: AuditCategory = Field(description="The class's inspectorate audit category.")
+    incident_ref: Ref | None = Field(default=None, description="The incident within the contact, if several.")
+    offender_ref: Ref | None = Field(default=None, description="The suspect's label within the contact.")
+    received_at: AwareDatetime = Field(description="When the report first reached the police.")
+    recorded_at: AwareDatetime = Field(description="When the crime was recorded.")
+    recording_deadline: AwareDatetime = Field(
+        description="When the 24-hour recording clock, started at received_at, runs out."
+    )
+    transfer_to: ForceCode | None = Field(
+        default=None, description="The force the crime is to be transferred to (committed in its area)."
+    )
+    rules_version: RulesVersion
+    recorded_by: Actor | None = Field(description="The person who recorded it; null when the rules did.")
+
+    @model_validator(mode="after")
+    def _times_agree(self) -> CrimeRecorded:
+        if self.recording_deadline < self.received_at:
+            raise ValueError("recording_deadline must not be before received_at")
+        return self
+
+
+PAYLOADS: Final[tuple[type[EventPayload], ...]] = (ContactReceived, ContactDecided, CrimeRecorded)
+
+EVENT_TYPES: Final[Mapping[str, type[EventPayload]]] = MappingProxyType({model.EVENT_TYPE: model for model in PAYLOADS})
+"""Every event type crimerec publishes, mapped to its payload model."""
+
+EVENT_TOPICS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        ContactReceived.EVENT_TYPE: topics.CONTACTS,
+        ContactDecided.EVENT_TYPE: topics.RECORDS,
+        CrimeRecorded.EVENT_TYPE: topics.RECORDS,
+    }
+)
+"""The topic each event type is published on (before any deployment prefix)."""
+
+
+def parse_payload(envelope: Envelope) -> EventPayload:
+    """The envelope's payload as its event type's model; ValueError (or ValidationError) if it is not one."""
+    model = EVENT_TYPES.get(envelope.event_type)
+    if model is None:
+        raise ValueError(f"unknown event type {envelope.event_type!r}")
+    if envelope.schema_version > model.SCHEMA_VERSION:
+        # design.md, Events: a breaking change is a new version, which this reader cannot know.
+        raise ValueError(
+            f"{envelope.event_type} schema version {envelope.schema_version} is newer than this reader "
+            f"(version {model.SCHEMA_VERSION})"
+        )
+    payload = model.model_validate(envelope.payload)
+    if payload.contact_id != envelope.contact_id:
+        # design.md, Keys and order: every event about a contact is keyed by its contact_id.
+        raise ValueError(
+            f"{envelope.event_type} payload is about contact {payload.contact_id}, "
+            f"the envelope about {envelope.contact_id}"
+        )
+    return payload
+
+
+def envelope_for(
+    payload: EventPayload,
+    *,
+    producer: str,
+    correlation_id: UUID,
+    causation_id: UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Wraps a payload in its envelope: event type, schema version and contact id taken from the payload."""
+    fields: dict[str, object] = {
+        "event_type": payload.EVENT_TYPE,
+        "schema_version": payload.SCHEMA_VERSION,
+        "producer": producer,
+        "contact_id": payload.contact_id,
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "payload": payload.model_dump(mode="json"),
+    }
+    if occurred_at is not None:
+        fields["occurred_at"] = occurred_at
+    return Envelope.model_validate(fields)

@@ -1,0 +1,1 @@
+"""The inspector's rules as pure functions over the auditor's projection: no I/O, tested with plain data."""

@@ -1,0 +1,192 @@
+"""Intake's HTTP routes: parse, call the service, map the outcome. No SQL, no decisions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from schemas.contacts import ContactCreate
+from schemas.events import Outcome, Role
+from services.intake import repository, service
+from services.intake.service import Accepted
+from services.runtime.auth import Principal, require_force, require_roles
+from services.runtime.http import ServiceRuntime
+from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+
+router = APIRouter(prefix="/v1", tags=["contacts"], responses=PROBLEM_RESPONSES)
+
+POSTERS = require_roles(Role.CALL_HANDLER)
+READERS = require_roles(Role.CALL_HANDLER, Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR)
+
+
+class ContactLinks(BaseModel):
+    """Where to follow a contact."""
+
+    self: str
+    decision: str = Field(description="The recorder's decision (recorder service, same path layout).")
+
+
+class ContactAccepted(BaseModel):
+    """The answer to a contact accepted (durable: stored, and its event committed to the outbox)."""
+
+    contact_id: UUID
+    status: str = Field(description="`received`: stored and its event committed for publication.")
+    links: ContactLinks
+
+
+class ContactRead(BaseModel):
+    """A stored contact and how far it has gone: received → published → decided."""
+
+    contact_id: UUID
+    force: str
+    status: str = Field(description="`received`, `published` (on the contacts topic) or `decided` (by the recorder).")
+    received_at: datetime
+    outcome: Outcome | None = Field(description="The recorder's decision, once made.")
+    crime_references: list[str]
+    decided_at: datetime | None
+    contact: ContactCreate
+    links: ContactLinks
+
+
+def _links(contact_id: UUID) -> dict[str, str]:
+    return {"self": f"/v1/contacts/{contact_id}", "decision": f"/v1/contacts/{contact_id}/decision"}
+
+
+def _accepted(contact_id: UUID) -> dict[str, Any]:
+    return ContactAccepted(
+        contact_id=contact_id, status="received", links=ContactLinks(**_links(contact_id))
+    ).model_dump(mode="json")
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+@router.post(
+    "/contacts",
+    status_code=201,
+    response_model=ContactAccepted,
+    summary="Submit a contact (idempotent)",
+    responses={
+        400: {"description": "No usable `Idempotency-Key` header."},
+        409: {"description": "The same key is still being handled, or the source reference already has a contact."},
+    },
+)
+async def post_contact(
+    request: Request,
+    contact: ContactCreate,
+    principal: Annotated[Principal, POSTERS],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Unique per request of the calling system (at most 255 characters). "
+            "Send the same key when retrying: the first response comes back and nothing new is stored.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Records a victim contact durably and publishes `contact.received`; a 2xx means it is stored."""
+    if idempotency_key is None or not idempotency_key.strip():
+        raise ProblemError(400, "Idempotency-Key required", "Send an `Idempotency-Key` header, unique per request.")
+    if len(idempotency_key) > 255 or not idempotency_key.isprintable():
+        raise ProblemError(400, "Idempotency-Key not valid", "The key must be printable and at most 255 characters.")
+    if contact.force != principal.force:
+        raise ProblemError(
+            403,
+            "Forbidden",
+            f"A {principal.force} credential may only submit contacts for {principal.force}.",
+        )
+    runtime = _runtime(request)
+    problems = service.contact_problems(
+        contact,
+        catalogue=request.app.state.catalogue,
+        now=datetime.now(UTC),
+        skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
+    )
+    if problems:
+        errors = [FieldError(field=f"body.{loc}", message=msg) for loc, msg in problems]
+        raise ProblemError(
+            422, "Request is not valid", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        )
+    async with runtime.unit_of_work() as uow:
+        receipt = await service.receive_contact(
+            uow, contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
+        )
+    match receipt.outcome:
+        case Accepted.CREATED | Accepted.REPLAYED:
+            return JSONResponse(receipt.response, status_code=receipt.status_code)
+        case Accepted.KEY_IN_FLIGHT:
+            raise ProblemError(409, "Request in flight", "A request with this Idempotency-Key is still being handled.")
+        case Accepted.KEY_REUSED:
+            raise ProblemError(
+                422,
+                "Idempotency-Key reused",
+                "This Idempotency-Key was already used with a different body.",
+                extra={"contact_id": str(receipt.contact_id)},
+            )
+        case Accepted.DUPLICATE_SOURCE:
+            raise ProblemError(
+                409,
+                "Contact already submitted",
+                f"Source reference {contact.source.system}/{contact.source.reference} already has contact "
+                f"{receipt.contact_id}.",
+                extra={"contact_id": str(receipt.contact_id), "links": _links(receipt.contact_id)}
+                if receipt.contact_id
+                else None,
+            )
+    raise AssertionError(receipt.outcome)
+
+
+def _read(row: Any) -> ContactRead:
+    if row.outcome is not None:
+        status = "decided"
+    elif row.published_at is not None or row.outbox_purged:
+        status = "published"
+    else:
+        status = "received"
+    return ContactRead(
+        contact_id=row.contact_id,
+        force=row.force,
+        status=status,
+        received_at=row.received_at,
+        outcome=row.outcome,
+        crime_references=list(row.crime_references),
+        decided_at=row.decided_at,
+        contact=ContactCreate.model_validate(row.body),
+        links=ContactLinks(**_links(row.contact_id)),
+    )
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactRead, summary="Read a contact and its status")
+async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> ContactRead:
+    """A contact as received, with how far it has gone and the crime references once decided."""
+    async with _runtime(request).sessions() as session:
+        row = await repository.get_contact(session, contact_id)
+    if row is None:
+        raise ProblemError(404, "Not found", f"No contact {contact_id}.")
+    require_force(principal, row.force)
+    return _read(row)
+
+
+@router.get("/contacts", response_model=ContactRead, summary="Find a contact by the caller's own reference")
+async def find_contact(
+    request: Request,
+    principal: Annotated[Principal, READERS],
+    source_system: Annotated[str, Query(min_length=1, max_length=100)],
+    source_reference: Annotated[str, Query(min_length=1, max_length=100)],
+) -> ContactRead:
+    """The contact your force holds for a call-handling system's incident reference."""
+    async with _runtime(request).sessions() as session:
+        contact_id = await repository.find_by_source(
+            session, force=principal.force, system=source_system, reference=source_reference
+        )
+        row = await repository.get_contact(session, contact_id) if contact_id else None
+    if row is None:
+        raise ProblemError(404, "Not found", f"No contact for {source_system}/{source_reference} in {principal.force}.")
+    return _read(row)

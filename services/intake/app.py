@@ -1,0 +1,37 @@
+"""Intake as a running service: `create_app(settings)`."""
+
+from fastapi import FastAPI
+
+from schemas.catalogue import OffenceCatalogue
+from services.intake import api, handlers
+from services.intake.models import SCHEMA, inbox, outbox
+from services.intake.settings import IntakeSettings
+from services.runtime.http import ServiceRuntime
+from services.runtime.http import create_app as create_service_app
+
+DESCRIPTION = """
+**intake** accepts every victim contact from call-handling systems (command and control, online forms, front counter,
+partner referrals), stores it durably and publishes `contact.received` for the recorder.
+
+* Authenticate with `Authorization: Bearer <key>` (a `call_handler` key of your force to submit).
+* Send an `Idempotency-Key` with every POST and reuse it on retries: you get the first answer back and nothing is
+  stored twice. A `201` means the contact is durable.
+* Errors are `application/problem+json`; `errors` names each offending field and why.
+"""
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    """The intake HTTP app with its relay and decision consumer."""
+    settings = settings or IntakeSettings()
+    runtime = ServiceRuntime(
+        name="intake",
+        schema=SCHEMA,
+        settings=settings,
+        outbox=outbox,
+        inbox=inbox,
+        subscriptions=handlers.SUBSCRIPTIONS,
+    )
+    app = create_service_app(runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router])
+    app.state.settings = settings
+    app.state.catalogue = OffenceCatalogue.default()
+    return app

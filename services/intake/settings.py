@@ -1,0 +1,16 @@
+"""Intake's settings (prefix `CRIMEREC_INTAKE_`)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    """Where intake listens and how long it keeps idempotency keys."""
+
+    model_config = SettingsConfigDict(env_prefix="CRIMEREC_INTAKE_", extra="ignore")
+
+    port: int = Field(default=8001, ge=1, le=65535)
+    idempotency_hours: int = Field(default=24, ge=24, description="Idempotency keys are kept at least this long.")
+    clock_skew_seconds: int = Field(default=300, ge=0, description="How far in the future received_at may be.")

@@ -1,0 +1,37 @@
+"""The recorder as a running service: `create_app(settings)`."""
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from schemas.catalogue import OffenceCatalogue
+from services.recorder import api, handlers
+from services.recorder.models import SCHEMA, inbox, outbox
+from services.recorder.settings import RecorderSettings
+from services.runtime.http import ServiceRuntime
+from services.runtime.http import create_app as create_service_app
+
+DESCRIPTION = """
+**recorder** applies the National Crime Recording Standard and the Home Office counting rules to every contact
+and records the crimes it discloses automatically, at first contact. Each decision keeps its rationale and the
+rules version that made it. Authenticate with `Authorization: Bearer <key>`; you see only your force's records.
+"""
+
+
+def create_app(settings: RecorderSettings | None = None) -> FastAPI:
+    """The recorder HTTP app with its contacts consumer and outbox relay."""
+    settings = settings or RecorderSettings()
+    catalogue = OffenceCatalogue.default()
+    runtime = ServiceRuntime(
+        name="recorder",
+        schema=SCHEMA,
+        settings=settings,
+        outbox=outbox,
+        inbox=inbox,
+        subscriptions=handlers.subscriptions(
+            catalogue=catalogue, limit=timedelta(hours=settings.recording_limit_hours)
+        ),
+    )
+    app = create_service_app(runtime, title="crimerec recorder", description=DESCRIPTION, routers=[api.router])
+    app.state.settings = settings
+    return app

@@ -1,0 +1,17 @@
+"""Recorder's settings (prefix `CRIMEREC_RECORDER_`)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class RecorderSettings(ServiceSettings):
+    """Where the recorder listens, and the force policy defaults it applies."""
+
+    model_config = SettingsConfigDict(env_prefix="CRIMEREC_RECORDER_", extra="ignore")
+
+    port: int = Field(default=8002, ge=1, le=65535)
+    recording_limit_hours: float = Field(
+        default=24, gt=0, description="A crime must be recorded within this many hours of the report (NCRS)."
+    )

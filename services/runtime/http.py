@@ -1,0 +1,269 @@
+"""The HTTP app factory every service uses: health, readiness, problem+json, body limits, metrics, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from schemas.events import Role
+from services.runtime import logs, metrics
+from services.runtime.auth import KeyVerifier, require_roles
+from services.runtime.database import create_engine, create_session_factory
+from services.runtime.kafka import ConsumerRunner, OutboxRelay, Subscription, create_producer
+from services.runtime.messaging import UnitOfWork, unit_of_work
+from services.runtime.problems import Problem, install_problem_handlers, problem_response
+from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a running service holds: pool, producer, relay, consumers, key verifier."""
+
+    name: str
+    schema: str
+    settings: ServiceSettings
+    outbox: Table
+    inbox: Table
+    subscriptions: Sequence[Subscription] = ()
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    producer: AIOKafkaProducer = field(init=False)
+    keys: KeyVerifier = field(init=False)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction whose staged events reach the outbox when it commits."""
+        return unit_of_work(self.sessions, self.outbox, self.settings.engines.topic_prefix)
+
+    async def start(self) -> None:
+        """Connects to the engines and starts the relay and the consumers in the background."""
+        engines = self.settings.engines
+        self.engine = create_engine(engines)
+        self.sessions = create_session_factory(self.engine)
+        self.keys = KeyVerifier(self.engine, self.settings.auth_cache_seconds)
+        self.producer = create_producer(engines, client_id=f"crimerec-{self.name}")
+        await self._start_producer()
+        relay = OutboxRelay(
+            engine=self.engine,
+            outbox=self.outbox,
+            producer=self.producer,
+            schema=self.schema,
+            retention=timedelta(hours=self.settings.outbox_retention_hours),
+        )
+        self._spawn(relay.run(), "outbox-relay")
+        self._spawn(self._purge_loop(relay), "outbox-purge")
+        for subscription in self.subscriptions:
+            runner = ConsumerRunner(
+                subscription=subscription,
+                settings=engines,
+                sessions=self.sessions,
+                outbox=self.outbox,
+                inbox=self.inbox,
+                producer=self.producer,
+                batch_size=self.settings.consumer_batch_size,
+                max_attempts=self.settings.consumer_max_attempts,
+            )
+            self._spawn(self._keep_running(runner), f"consumer-{subscription.name}")
+
+    async def _start_producer(self) -> None:
+        # The broker may still be starting (or away): keep trying rather than refusing to start the service.
+        delay = 0.2
+        while True:
+            try:
+                await self.producer.start()
+                return
+            except Exception as exc:
+                log.warning("broker not reachable yet", extra={"error": repr(exc)})
+                await self.producer.stop()
+                self.producer = create_producer(self.settings.engines, client_id=f"crimerec-{self.name}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _keep_running(self, runner: ConsumerRunner) -> None:
+        # A consumer that falls over (broker gone, group coordinator lost) is rebuilt, never abandoned.
+        while True:
+            try:
+                await runner.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("consumer stopped; restarting", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+                runner = ConsumerRunner(
+                    subscription=runner.subscription,
+                    settings=runner.settings,
+                    sessions=runner.sessions,
+                    outbox=runner.outbox,
+                    inbox=runner.inbox,
+                    producer=runner.producer,
+                    batch_size=runner.batch_size,
+                    max_attempts=runner.max_attempts,
+                )
+
+    async def _purge_loop(self, relay: OutboxRelay) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            with contextlib.suppress(Exception):
+                await relay.purge_expired()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        """Stops the background work, then the producer and the pool."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.producer.stop()
+        await self.engine.dispose()
+
+    async def ready(self) -> dict[str, str]:
+        """Checks the database and the broker; each check's result by name."""
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            async with asyncio.timeout(2):
+                await self.producer.client.fetch_all_metadata()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unavailable: {type(exc).__name__}"
+        return checks
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413, also chunked ones that announce no length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        # Read the whole body first (bounded), so nothing downstream ever sees a partial one.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            Problem(
+                title="Request body too large",
+                status=413,
+                detail=f"The body may be at most {self.max_bytes} bytes.",
+                instance=scope.get("path"),
+            )
+        )
+        await response(scope, receive, send)
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    version: str = "1.0.0",
+) -> FastAPI:
+    """A service's HTTP app: its routers plus /healthz, /readyz, /metrics, problem+json and a body limit."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Response:
+        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
+        logs.request_id.set(rid[:100])
+        logs.correlation_id.set(request.headers.get("x-correlation-id", rid)[:100])
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.REQUEST_SECONDS.labels(
+            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
+        ).observe(time.perf_counter() - started)
+        response.headers["x-request-id"] = rid[:100]
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the database and the broker answer")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.ready()
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        dependencies=[require_roles(Role.ADMIN, Role.AUDITOR)],  # type: ignore[list-item]
+    )
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,412 @@
+"""The Kafka side of the runtime: producer, topics, the outbox relay and the consumer runner."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from schemas import topics
+from schemas.envelope import Envelope
+from schemas.events import parse_payload
+from services.runtime import logs, metrics
+from services.runtime.database import asyncpg_dsn
+from services.runtime.messaging import UnitOfWork, decode_headers, notify_channel
+from services.runtime.settings import EngineSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_producer(settings: EngineSettings, *, client_id: str) -> AIOKafkaProducer:
+    """A producer that waits for every in-sync replica (acks=all) before an event counts as published."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        linger_ms=5,
+        request_timeout_ms=15_000,
+    )
+
+
+async def ensure_topics(settings: EngineSettings, *, partitions: int = 6, replication: int = 1) -> None:
+    """Creates every crimerec topic and its dead-letter topic where the broker does not have them yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="crimerec-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [settings.topic(name) for name in topics.ALL]
+        wanted += [topics.dead_letter(name) for name in wanted]
+        missing = [NewTopic(name, partitions, replication) for name in wanted if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between our look and our create
+    finally:
+        await admin.close()
+
+
+# ---------------------------------------------------------------------------------------------------------- relay
+
+
+class OutboxRelay:
+    """Publishes a service's outbox in commit order, marks rows published once the broker has acknowledged them."""
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Table,
+        producer: AIOKafkaProducer,
+        schema: str,
+        batch_size: int = 1000,
+        poll_seconds: float = 1.0,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self.engine = engine
+        self.outbox = outbox
+        self.producer = producer
+        self.channel = notify_channel(schema)
+        # One relay publishes at a time per outbox, so events keep their commit order across processes.
+        self.lock_key = zlib.crc32(f"crimerec.outbox.{schema}".encode())
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention = retention
+        self._wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publishes one batch of unpublished rows; returns how many it published."""
+        table = self.outbox
+        async with self.engine.begin() as conn:
+            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(self.lock_key))):
+                return 0
+            rows = (
+                await conn.execute(
+                    select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            acks = [
+                await self.producer.send(
+                    row.topic, row.value, key=row.key.encode(), headers=decode_headers(row.headers)
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*acks)  # acks=all: every row is on the broker before we mark it
+            await conn.execute(
+                update(table).where(table.c.id.in_([row.id for row in rows])).values(published_at=func.now())
+            )
+        metrics.EVENTS_PUBLISHED.inc(len(rows))
+        return len(rows)
+
+    async def purge_expired(self) -> int:
+        """Deletes published rows older than the retention window."""
+        table = self.outbox
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                table.delete().where(
+                    table.c.published_at.is_not(None),
+                    table.c.published_at < func.now() - self.retention,
+                )
+            )
+        return result.rowcount or 0
+
+    async def run(self) -> None:
+        """Publishes whenever the outbox changes (LISTEN/NOTIFY) or, failing a notification, every poll interval."""
+        listener = asyncio.create_task(self._listen())
+        backoff = Backoff()
+        try:
+            while True:
+                try:
+                    published = await self.publish_pending()
+                    backoff.reset()
+                except Exception as exc:  # broker or database away: keep the rows, try again later
+                    log.warning("outbox relay could not publish", extra={"error": repr(exc)})
+                    await backoff.sleep()
+                    continue
+                if published < self.batch_size:
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    except TimeoutError:
+                        pass
+        finally:
+            listener.cancel()
+
+    async def _listen(self) -> None:
+        dsn = asyncpg_dsn(self.engine.url)
+        backoff = Backoff()
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn)
+                closed = asyncio.Event()
+                try:
+                    conn.add_termination_listener(lambda _conn, done=closed: done.set())
+                    await conn.add_listener(self.channel, lambda *_: self._wake.set())
+                    self._wake.set()  # catch anything committed while we were not listening
+                    backoff.reset()
+                    await closed.wait()
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox listener lost its connection", extra={"error": repr(exc)})
+                await backoff.sleep()
+
+
+async def republish_outbox(engine: AsyncEngine, outbox: Table) -> int:
+    """Marks every retained outbox row unpublished, so the relay publishes them again (a broker lost its log)."""
+    async with engine.begin() as conn:
+        result = await conn.execute(update(outbox).where(outbox.c.published_at.is_not(None)).values(published_at=None))
+    return result.rowcount or 0
+
+
+# -------------------------------------------------------------------------------------------------------- consumer
+
+
+class Backoff:
+    """Exponential backoff with a ceiling, for transient faults."""
+
+    def __init__(self, first: float = 0.2, ceiling: float = 10.0) -> None:
+        self.first, self.ceiling, self.current = first, ceiling, first
+
+    async def sleep(self) -> None:
+        """Waits the current delay, then doubles it up to the ceiling."""
+        await asyncio.sleep(self.current)
+        self.current = min(self.current * 2, self.ceiling)
+
+    def reset(self) -> None:
+        """Back to the first delay after a success."""
+        self.current = self.first
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for faults that go away by themselves (database or broker unreachable): retry, never dead-letter."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError | KafkaError):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    transient_pg = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.SerializationError,
+        asyncpg.DeadlockDetectedError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+    )
+    return cause is not None and isinstance(cause, transient_pg)
+
+
+Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
+"""Handles one event inside a unit of work: effects and new events commit together with the inbox entry."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A consumer of some topics: its name (also its consumer group and inbox key) and its handler."""
+
+    name: str
+    topics: Sequence[str]
+    handler: Handler
+
+
+class PoisonEvent(Exception):
+    """An event that cannot be parsed or validated: it goes to the dead-letter topic at once."""
+
+
+def parse_event(value: bytes | None) -> tuple[Envelope, BaseModel]:
+    """The envelope and typed payload of a record, or PoisonEvent saying what is wrong with it."""
+    if value is None:
+        raise PoisonEvent("record has no value")
+    try:
+        envelope = Envelope.model_validate_json(value)
+        return envelope, parse_payload(envelope)
+    except (ValidationError, ValueError) as exc:
+        raise PoisonEvent(str(exc)[:2000]) from exc
+
+
+class ConsumerRunner:
+    """Runs one subscription: inbox-deduplicated handling, offsets committed after the database commit, a .dlq."""
+
+    def __init__(
+        self,
+        *,
+        subscription: Subscription,
+        settings: EngineSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        inbox: Table,
+        producer: AIOKafkaProducer,
+        batch_size: int = 500,
+        max_attempts: int = 5,
+    ) -> None:
+        self.subscription = subscription
+        self.settings = settings
+        self.sessions = sessions
+        self.outbox = outbox
+        self.inbox = inbox
+        self.producer = producer
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.consumer = AIOKafkaConsumer(
+            *[settings.topic(name) for name in subscription.topics],
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.topic_prefix + subscription.name,
+            client_id=subscription.name,
+            enable_auto_commit=False,  # offsets are committed only after the handling transaction commits
+            auto_offset_reset="earliest",
+            max_poll_records=batch_size,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        )
+
+    async def run(self) -> None:
+        """Consumes until cancelled; never stops on one bad event."""
+        await self.consumer.start()
+        try:
+            while True:
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                for tp, records in batches.items():
+                    await self.process(records)
+                    await self._commit(tp, records[-1].offset + 1)
+        finally:
+            await self.consumer.stop()
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                await self.consumer.commit({tp: offset})
+                return
+            except KafkaError as exc:
+                # A rebalance can take the partition away; the next owner's inbox skips what we already did.
+                log.warning("offset commit failed", extra={"error": repr(exc), "partition": tp.partition})
+                if not await self._still_assigned(tp):
+                    return
+                await backoff.sleep()
+
+    async def _still_assigned(self, tp: TopicPartition) -> bool:
+        return tp in self.consumer.assignment()
+
+    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handles a run of records of one partition, in order; returns once each is handled or dead-lettered."""
+        parsed: list[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]] = []
+        for record in records:
+            try:
+                envelope, payload = parse_event(record.value)
+            except PoisonEvent as exc:
+                await self.dead_letter(record, exc, attempts=1)
+                continue
+            parsed.append((record, envelope, payload))
+        if not parsed:
+            return
+        # Fast path: the whole run in one transaction. On a non-transient failure, fall back to one at a time,
+        # so one bad event cannot hold up or take down its neighbours.
+        try:
+            await self._with_transient_retry(lambda: self._handle_all(parsed))
+            return
+        except Exception as exc:
+            if len(parsed) == 1:
+                await self._retry_then_dead_letter(*parsed[0], first_error=exc)
+                return
+        for item in parsed:
+            await self._retry_then_dead_letter(*item, first_error=None)
+
+    async def _retry_then_dead_letter(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        envelope: Envelope,
+        payload: BaseModel,
+        first_error: Exception | None,
+    ) -> None:
+        attempts = 1 if first_error else 0
+        error = first_error
+        while attempts < self.max_attempts:
+            try:
+                await self._with_transient_retry(lambda: self._handle_all([(record, envelope, payload)]))
+                return
+            except Exception as exc:
+                attempts += 1
+                error = exc
+                log.warning(
+                    "event handling failed",
+                    extra={"event_id": str(envelope.event_id), "attempt": attempts, "error": repr(exc)},
+                )
+                await asyncio.sleep(min(0.05 * 2**attempts, 2.0))
+        assert error is not None
+        await self.dead_letter(record, error, attempts=attempts)
+
+    async def _with_transient_retry(self, work: Callable[[], Awaitable[None]]) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                metrics.CONSUMER_TRANSIENT_RETRIES.labels(self.subscription.name).inc()
+                log.warning("transient fault, retrying", extra={"error": repr(exc)})
+                await backoff.sleep()
+
+    async def _handle_all(self, items: Sequence[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]]) -> None:
+        async with self.sessions() as session, session.begin():
+            uow = UnitOfWork(session=session, outbox=self.outbox, topic_prefix=self.settings.topic_prefix)
+            for _record, envelope, payload in items:
+                logs.event_id.set(str(envelope.event_id))
+                logs.correlation_id.set(str(envelope.correlation_id))
+                if await uow.claim_event(self.inbox, self.subscription.name, envelope.event_id):
+                    await self.subscription.handler(uow, envelope, payload)
+                else:
+                    metrics.EVENTS_DUPLICATE.labels(self.subscription.name).inc()
+            await uow.flush_outbox()
+        metrics.EVENTS_HANDLED.labels(self.subscription.name).inc(len(items))
+
+    async def dead_letter(self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int) -> None:
+        """Puts a record on its topic's .dlq with the error in headers; waits for the broker's ack."""
+        headers = [
+            *(record.headers or ()),
+            ("dlq.error", str(error)[:4000].encode()),
+            ("dlq.error_type", type(error).__name__.encode()),
+            ("dlq.consumer", self.subscription.name.encode()),
+            ("dlq.original_topic", record.topic.encode()),
+            ("dlq.original_partition", str(record.partition).encode()),
+            ("dlq.original_offset", str(record.offset).encode()),
+            ("dlq.attempts", str(attempts).encode()),
+        ]
+        backoff = Backoff()
+        while True:
+            try:
+                await self.producer.send_and_wait(
+                    topics.dead_letter(record.topic), record.value, key=record.key, headers=headers
+                )
+                break
+            except KafkaError as exc:  # never drop it: the offset is not committed until the .dlq has it
+                log.warning("dead-letter publish failed", extra={"error": repr(exc)})
+                await backoff.sleep()
+        metrics.EVENTS_DEAD_LETTERED.labels(self.subscription.name).inc()
+        log.error(
+            "event dead-lettered",
+            extra={"topic": record.topic, "offset": record.offset, "error": str(error)[:500]},
+        )

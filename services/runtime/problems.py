@@ -1,0 +1,121 @@
+"""Errors as RFC 9457 `application/problem+json`, naming each offending field and why."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    """One thing wrong with one field of a request."""
+
+    field: str = Field(description="Where: `body.victims.0.ref`, `query.force`, `header.idempotency-key`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error response (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem+json response."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        type_: str = "about:blank",
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.problem = Problem(type=type_, title=title, status=status, detail=detail, errors=errors)
+        self.extra = extra or {}
+        self.headers = headers
+
+
+def problem_response(
+    problem: Problem, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The HTTP response carrying a problem."""
+    body = problem.model_dump(exclude_none=True) | (extra or {})
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """`("body", "victims", 0, "ref")` as `body.victims.0.ref`."""
+    return ".".join(str(part) for part in loc)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Makes every error the app can raise answer as problem+json."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        exc.problem.instance = exc.problem.instance or request.url.path
+        return problem_response(exc.problem, exc.extra, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [FieldError(field=field_name(e["loc"]), message=e["msg"]) for e in exc.errors()]
+        problem = Problem(
+            title="Request is not valid",
+            status=422,
+            detail="; ".join(f"{e.field}: {e.message}" for e in errors)[:2000],
+            instance=request.url.path,
+            errors=errors,
+        )
+        return problem_response(problem)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated", 403: "Forbidden"}
+        problem = Problem(
+            title=titles.get(exc.status_code, "HTTP error"),
+            status=exc.status_code,
+            detail=str(exc.detail),
+            instance=request.url.path,
+        )
+        return problem_response(problem, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(
+            Problem(
+                title="Internal error",
+                status=500,
+                detail="The request could not be completed; it was not stored.",
+            )
+        )
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
+    for status, text in {
+        401: "No valid credential (send `Authorization: Bearer <key>`).",
+        403: "The credential's role or force does not allow this.",
+        413: "The request body is too large.",
+        422: "The request is not valid; `errors` names each field and why.",
+    }.items()
+}
+"""OpenAPI entries for the errors every authenticated route can answer with."""
