@@ -63,7 +63,7 @@ class Outcome(StrEnum):
 class Actor(BaseModel):
     """Who did something: a person or a calling system, with their roles and force."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)  # additive evolution, as EventPayload
 
     principal: str = Field(min_length=1, max_length=200, description="The principal's id: an API key id or a user id.")
     roles: list[Role] = Field(default_factory=list, max_length=len(Role), description="The principal's roles.")
@@ -71,9 +71,11 @@ class Actor(BaseModel):
 
 
 class EventPayload(BaseModel):
-    """The payload of an event about a contact: immutable, unknown fields refused."""
+    """The payload of an event about a contact: immutable; fields a newer producer added are ignored on read."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # design.md: additive evolution only. An older consumer must accept an event a newer producer enriched,
+    # so unknown payload fields are ignored rather than sending the event to the .dlq.
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     EVENT_TYPE: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1

@@ -122,4 +122,6 @@ class Offence(BaseModel):
 
 def natural_code_key(code: str) -> tuple[tuple[int, int | str], ...]:
     """Orders Home Office class codes as people read them: 2 < 4/1 < 4/10 < 5D < 8N < 105A."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", code))
+    parts = tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", code))
+    # The code itself last, so that two codes never tie ('4/1' and '4/01' read alike but differ).
+    return (*parts, (2, code))

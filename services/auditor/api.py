@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from schemas.events import Outcome, Role
 from services.auditor import repository
+from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
 from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
@@ -48,13 +49,16 @@ class AuditedContact(BaseModel):
 async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> AuditedContact:
     """What the rules expected for a contact, what the recorder recorded, and whether it was on time."""
     runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessions() as session:
+    async with runtime.sessions() as session, session.begin():
         contact = await repository.get_contact(session, contact_id)
         crimes = await repository.crimes_of(session, contact_id)
-    force = contact.force if contact else (crimes[0].force if crimes else None)
-    if force is None:
-        raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
-    require_force(principal, force)
+        force = contact.force if contact else (crimes[0].force if crimes else None)
+        if force is None:
+            raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
+        require_force(principal, force)
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
+        )
     recorded = [
         RecordedCrime(
             crime_reference=c.crime_reference,

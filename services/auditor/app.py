@@ -5,8 +5,9 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.auditor import api, handlers
-from services.auditor.models import SCHEMA, inbox, outbox
+from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.auditor.settings import AuditorSettings
+from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
 
@@ -26,6 +27,7 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
         settings=settings,
         outbox=outbox,
         inbox=inbox,
+        access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.subscriptions(limit=timedelta(hours=settings.recording_limit_hours)),
     )
     app = create_service_app(runtime, title="crimerec auditor", description=DESCRIPTION, routers=[api.router])

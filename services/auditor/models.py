@@ -2,6 +2,7 @@
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
 
+from services.runtime.access_log import access_log_tables
 from services.runtime.messaging import inbox_table, outbox_table
 
 SCHEMA = "auditor"
@@ -35,3 +36,4 @@ crimes = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+access_log, access_log_seals = access_log_tables(metadata)

@@ -14,6 +14,7 @@ from schemas.contacts import ContactCreate
 from schemas.events import Outcome, Role
 from services.intake import repository, service
 from services.intake.service import Accepted
+from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
@@ -118,6 +119,10 @@ async def post_contact(
         receipt = await service.receive_contact(
             uow, contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
         )
+        if receipt.outcome is Accepted.CREATED:
+            await runtime.access_log.record(
+                uow.session, principal, Access.COLLECTION, subject_type="contact", subject_ids=[str(receipt.contact_id)]
+            )
     match receipt.outcome:
         case Accepted.CREATED | Accepted.REPLAYED:
             return JSONResponse(receipt.response, status_code=receipt.status_code)
@@ -166,11 +171,15 @@ def _read(row: Any) -> ContactRead:
 @router.get("/contacts/{contact_id}", response_model=ContactRead, summary="Read a contact and its status")
 async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> ContactRead:
     """A contact as received, with how far it has gone and the crime references once decided."""
-    async with _runtime(request).sessions() as session:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         row = await repository.get_contact(session, contact_id)
-    if row is None:
-        raise ProblemError(404, "Not found", f"No contact {contact_id}.")
-    require_force(principal, row.force)
+        if row is None:
+            raise ProblemError(404, "Not found", f"No contact {contact_id}.")
+        require_force(principal, row.force)
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
+        )
     return _read(row)
 
 
@@ -182,11 +191,16 @@ async def find_contact(
     source_reference: Annotated[str, Query(min_length=1, max_length=100)],
 ) -> ContactRead:
     """The contact your force holds for a call-handling system's incident reference."""
-    async with _runtime(request).sessions() as session:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         contact_id = await repository.find_by_source(
             session, force=principal.force, system=source_system, reference=source_reference
         )
         row = await repository.get_contact(session, contact_id) if contact_id else None
+        if row is not None:
+            await runtime.access_log.record(
+                session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(row.contact_id)]
+            )
     if row is None:
         raise ProblemError(404, "Not found", f"No contact for {source_system}/{source_reference} in {principal.force}.")
     return _read(row)

@@ -4,8 +4,9 @@ from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
 from services.intake import api, handlers
-from services.intake.models import SCHEMA, inbox, outbox
+from services.intake.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.intake.settings import IntakeSettings
+from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
 
@@ -29,6 +30,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         settings=settings,
         outbox=outbox,
         inbox=inbox,
+        access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.SUBSCRIPTIONS,
     )
     app = create_service_app(runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router])

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from schemas.events import Outcome, Role
 from services.recorder import repository
+from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
 from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
@@ -78,11 +79,15 @@ def _crime(row: Any) -> CrimeRead:
 @router.get("/crimes/{crime_reference}", response_model=CrimeRead, tags=["crimes"], summary="Read a crime record")
 async def get_crime(request: Request, crime_reference: CRN, principal: Annotated[Principal, READERS]) -> CrimeRead:
     """One crime record of your force."""
-    async with _runtime(request).sessions() as session:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         row = await repository.get_crime(session, crime_reference)
-    if row is None:
-        raise ProblemError(404, "Not found", f"No crime {crime_reference}.")
-    require_force(principal, row.force)
+        if row is None:
+            raise ProblemError(404, "Not found", f"No crime {crime_reference}.")
+        require_force(principal, row.force)
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="crime", subject_ids=[crime_reference]
+        )
     return _crime(row)
 
 
@@ -100,7 +105,8 @@ async def list_crimes(
     """Your force's crime records, filtered by contact, status or class, in reference order."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} records.")
-    async with _runtime(request).sessions() as session:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         rows = await repository.list_crimes(
             session,
             force=principal.force,
@@ -109,6 +115,9 @@ async def list_crimes(
             ho_class=ho_class,
             after=after,
             limit=limit,
+        )
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="crime", subject_ids=[r.crime_reference for r in rows]
         )
     items = [_crime(row) for row in rows]
     return CrimePage(items=items, next_after=items[-1].crime_reference if len(items) == limit else None)
@@ -122,10 +131,14 @@ async def list_crimes(
 )
 async def get_decision(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> DecisionRead:
     """What the recording standard decided for a contact, why, and the crimes it recorded."""
-    async with _runtime(request).sessions() as session:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         row = await repository.get_decision(session, contact_id)
+        if row is None:
+            raise ProblemError(404, "Not found", f"No decision yet for contact {contact_id}.")
+        require_force(principal, row.force)
         crimes = await repository.list_crimes(session, force=principal.force, contact_id=contact_id, limit=500)
-    if row is None:
-        raise ProblemError(404, "Not found", f"No decision yet for contact {contact_id}.")
-    require_force(principal, row.force)
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="decision", subject_ids=[str(contact_id)]
+        )
     return DecisionRead.model_validate(dict(row._mapping) | {"crime_references": [c.crime_reference for c in crimes]})

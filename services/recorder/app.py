@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
 from services.recorder import api, handlers
-from services.recorder.models import SCHEMA, inbox, outbox
+from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.recorder.settings import RecorderSettings
+from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
 
@@ -28,6 +29,7 @@ def create_app(settings: RecorderSettings | None = None) -> FastAPI:
         settings=settings,
         outbox=outbox,
         inbox=inbox,
+        access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.subscriptions(
             catalogue=catalogue, limit=timedelta(hours=settings.recording_limit_hours)
         ),

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from services.runtime.access_log import access_log_tables
 from services.runtime.messaging import inbox_table, outbox_table
 
 SCHEMA = "recorder"
@@ -81,3 +82,4 @@ crime_reference_counters = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+access_log, access_log_seals = access_log_tables(metadata)

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.events import Role
 from services.runtime import logs, metrics
+from services.runtime.access_log import AccessLog
 from services.runtime.auth import KeyVerifier, require_roles
 from services.runtime.database import create_engine, create_session_factory
 from services.runtime.kafka import ConsumerRunner, OutboxRelay, Subscription, create_producer
@@ -42,6 +43,7 @@ class ServiceRuntime:
     settings: ServiceSettings
     outbox: Table
     inbox: Table
+    access_log: AccessLog
     subscriptions: Sequence[Subscription] = ()
     engine: AsyncEngine = field(init=False)
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
@@ -70,6 +72,7 @@ class ServiceRuntime:
         )
         self._spawn(relay.run(), "outbox-relay")
         self._spawn(self._purge_loop(relay), "outbox-purge")
+        self._spawn(self.access_log.run_sealer(self.engine), "access-log-sealer")
         for subscription in self.subscriptions:
             runner = ConsumerRunner(
                 subscription=subscription,

@@ -274,3 +274,9 @@ def test_the_43_territorial_forces_and_btp() -> None:
     assert len(FORCES) == 44
     with pytest.raises(TypeError):
         FORCES["XYZ"] = FORCES["GMP"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("a", "b"), [("0", "00"), ("4/1", "4/01"), ("8U", "08U")])
+def test_codes_that_read_alike_still_have_one_order(a: str, b: str) -> None:
+    assert CATALOGUE.more_serious(a, b) == CATALOGUE.more_serious(b, a)
+    assert natural_code_key(a) != natural_code_key(b)
