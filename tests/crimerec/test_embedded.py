@@ -37,9 +37,7 @@ def test_postgres_keeps_data_across_restarts(tmp_path: Path) -> None:
     assert pg.start() == url
 
     async def write() -> None:
-        conn = await asyncpg.connect(
-            host=str(pg.socket_dir), port=pg.port, user="postgres", database="crimerec"
-        )
+        conn = await asyncpg.connect(host=str(pg.socket_dir), port=pg.port, user="postgres", database="crimerec")
         try:
             await conn.execute("CREATE TABLE kept (id int PRIMARY KEY, note text)")
             await conn.execute("INSERT INTO kept VALUES (1, 'still here')")
