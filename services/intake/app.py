@@ -1,9 +1,11 @@
 """Intake as a running service: `create_app(settings)`."""
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
-from services.intake import api, handlers
+from services.intake import api, handlers, service
 from services.intake.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.intake.settings import IntakeSettings
 from services.runtime.access_log import AccessLog
@@ -24,6 +26,12 @@ partner referrals), stores it durably and publishes `contact.received` for the r
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake HTTP app with its relay and decision consumer."""
     settings = settings or IntakeSettings()
+    keep = timedelta(hours=settings.idempotency_hours)
+
+    async def expire_keys(runtime: ServiceRuntime) -> None:
+        async with runtime.unit_of_work() as uow:
+            await service.expire_idempotency_keys(uow, keep=keep)
+
     runtime = ServiceRuntime(
         name="intake",
         schema=SCHEMA,
@@ -32,6 +40,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.SUBSCRIPTIONS,
+        housekeeping=[("idempotency-expiry", (600.0, expire_keys))],
     )
     app = create_service_app(runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router])
     app.state.settings = settings

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import contacts, idempotency_keys, outbox
@@ -115,3 +115,9 @@ async def mark_decided(
         .values(outcome=outcome, crime_references=crime_references, decided_at=decided_at)
     )
     return bool(result.rowcount)
+
+
+async def delete_expired_keys(session: AsyncSession, *, older_than: datetime) -> int:
+    """Forgets idempotency keys created before `older_than`; returns how many."""
+    result = await session.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than))
+    return result.rowcount or 0

@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 from schemas import topics
 from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate, catalogue_problems
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, utcnow
 from schemas.events import ContactDecided, ContactReceived
 from services.intake import repository
 from services.runtime.auth import Principal
@@ -137,3 +137,8 @@ async def note_decision(uow: UnitOfWork, envelope: Envelope, decided: ContactDec
         crime_references=list(decided.crime_references),
         decided_at=decided.decided_at,
     )
+
+
+async def expire_idempotency_keys(uow: UnitOfWork, *, keep: timedelta) -> int:
+    """Forgets idempotency keys older than `keep` (never less than 24 hours, by settings)."""
+    return await repository.delete_expired_keys(uow.session, older_than=utcnow() - keep)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,7 +26,7 @@ from services.runtime import logs, metrics
 from services.runtime.access_log import AccessLog
 from services.runtime.auth import KeyVerifier, require_roles
 from services.runtime.database import create_engine, create_session_factory
-from services.runtime.kafka import ConsumerRunner, OutboxRelay, Subscription, create_producer
+from services.runtime.kafka import Backoff, ConsumerRunner, OutboxRelay, Subscription, create_producer
 from services.runtime.messaging import UnitOfWork, unit_of_work
 from services.runtime.problems import Problem, install_problem_handlers, problem_response
 from services.runtime.settings import ServiceSettings
@@ -49,19 +49,30 @@ class ServiceRuntime:
     sessions: async_sessionmaker[AsyncSession] = field(init=False)
     producer: AIOKafkaProducer = field(init=False)
     keys: KeyVerifier = field(init=False)
+    housekeeping: Sequence[tuple[str, Housekeeping]] = ()
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    producer_started: bool = False
 
     def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         """A transaction whose staged events reach the outbox when it commits."""
         return unit_of_work(self.sessions, self.outbox, self.settings.engines.topic_prefix)
 
     async def start(self) -> None:
-        """Connects to the engines and starts the relay and the consumers in the background."""
-        engines = self.settings.engines
-        self.engine = create_engine(engines)
+        """Connects to the database; starts the producer, relay, consumers and housekeeping in the background.
+
+        The broker is not waited for: a service accepts requests while it is away (intake's contacts wait in the
+        outbox), and /readyz says so.
+        """
+        self.engine = create_engine(self.settings.engines)
         self.sessions = create_session_factory(self.engine)
         self.keys = KeyVerifier(self.engine, self.settings.auth_cache_seconds)
-        self.producer = create_producer(engines, client_id=f"crimerec-{self.name}")
+        self.producer = create_producer(self.settings.engines, client_id=f"crimerec-{self.name}")
+        self._spawn(self.access_log.run_sealer(self.engine), "access-log-sealer")
+        for name, job in self.housekeeping:
+            self._spawn(_every(job, self), name)
+        self._spawn(self._run_messaging(), "messaging")
+
+    async def _run_messaging(self) -> None:
         await self._start_producer()
         relay = OutboxRelay(
             engine=self.engine,
@@ -71,12 +82,11 @@ class ServiceRuntime:
             retention=timedelta(hours=self.settings.outbox_retention_hours),
         )
         self._spawn(relay.run(), "outbox-relay")
-        self._spawn(self._purge_loop(relay), "outbox-purge")
-        self._spawn(self.access_log.run_sealer(self.engine), "access-log-sealer")
+        self._spawn(_every((3600.0, lambda _runtime: relay.purge_expired()), self), "outbox-purge")
         for subscription in self.subscriptions:
             runner = ConsumerRunner(
                 subscription=subscription,
-                settings=engines,
+                settings=self.settings.engines,
                 sessions=self.sessions,
                 outbox=self.outbox,
                 inbox=self.inbox,
@@ -87,18 +97,18 @@ class ServiceRuntime:
             self._spawn(self._keep_running(runner), f"consumer-{subscription.name}")
 
     async def _start_producer(self) -> None:
-        # The broker may still be starting (or away): keep trying rather than refusing to start the service.
-        delay = 0.2
+        # The broker may still be starting (or away): keep trying in the background.
+        backoff = Backoff(first=0.2, ceiling=5.0)
         while True:
             try:
                 await self.producer.start()
+                self.producer_started = True
                 return
             except Exception as exc:
                 log.warning("broker not reachable yet", extra={"error": repr(exc)})
                 await self.producer.stop()
                 self.producer = create_producer(self.settings.engines, client_id=f"crimerec-{self.name}")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.sleep()
 
     async def _keep_running(self, runner: ConsumerRunner) -> None:
         # A consumer that falls over (broker gone, group coordinator lost) is rebuilt, never abandoned.
@@ -121,12 +131,6 @@ class ServiceRuntime:
                     max_attempts=runner.max_attempts,
                 )
 
-    async def _purge_loop(self, relay: OutboxRelay) -> None:
-        while True:
-            await asyncio.sleep(3600)
-            with contextlib.suppress(Exception):
-                await relay.purge_expired()
-
     def _spawn(self, coro: Any, name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
@@ -135,7 +139,8 @@ class ServiceRuntime:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.producer.stop()
+        if self.producer_started:
+            await self.producer.stop()
         await self.engine.dispose()
 
     async def ready(self) -> dict[str, str]:
@@ -148,12 +153,28 @@ class ServiceRuntime:
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
         try:
+            if not self.producer_started:
+                raise ConnectionError("not connected yet")
             async with asyncio.timeout(2):
                 await self.producer.client.fetch_all_metadata()
             checks["broker"] = "ok"
         except Exception as exc:
             checks["broker"] = f"unavailable: {type(exc).__name__}"
         return checks
+
+
+Housekeeping = tuple[float, Callable[["ServiceRuntime"], Awaitable[object]]]
+"""A background job: how often (seconds) and what (given the runtime), e.g. expiring idempotency keys."""
+
+
+async def _every(job: Housekeeping, runtime: ServiceRuntime) -> None:
+    interval, work = job
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await work(runtime)
+        except Exception as exc:  # housekeeping must never take the service down; it tries again next time
+            log.warning("housekeeping failed", extra={"error": repr(exc)})
 
 
 class BodyLimit:
