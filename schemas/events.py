@@ -179,17 +179,174 @@ class CrimeRecorded(EventPayload):
         return self
 
 
-PAYLOADS: Final[tuple[type[EventPayload], ...]] = (ContactReceived, ContactDecided, CrimeRecorded)
+class CancellationCode(StrEnum):
+    """Why a recorded crime may be removed (domain.md, Removing a recorded crime); nothing else is a reason."""
+
+    C1 = "C1"  # transfer: committed outside the force's area
+    C2 = "C2"  # additional verifiable information shows no notifiable crime occurred
+    C3 = "C3"  # duplicate, or part of a crime already recorded
+    C4 = "C4"  # recorded in error
+
+
+class VerifiableInformation(BaseModel):
+    """Additional verifiable information (AVI): what it is and where it is held. Opinion is not AVI."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    description: str = Field(min_length=1, max_length=2000, description="What the information shows.")
+    held_at: str = Field(min_length=1, max_length=500, description="Where it is held: CCTV ref, statement, …")
+
+
+class CancellationGrounds(BaseModel):
+    """The reason for removing a crime, with what its code must carry. Events carry it as given, so the auditor
+    can judge a malformed one; the recorder refuses structurally incomplete requests before they are stored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: CancellationCode
+    explanation: str = Field(min_length=1, max_length=4000, description="Why, in the requester's words.")
+    receiving_force: ForceCode | None = Field(default=None, description="C1: the force the crime goes to.")
+    avi: VerifiableInformation | None = Field(default=None, description="C2: the additional verifiable information.")
+    duplicate_of: CrimeReference | None = Field(default=None, description="C3: the crime this one duplicates.")
+    error: str | None = Field(default=None, max_length=4000, description="C4: what was recorded in error.")
+
+
+class AuthorityMode(StrEnum):
+    """How the recorder applies the cancellation authority matrix (force policy)."""
+
+    ENFORCE = "enforce"  # an authoriser below the matrix is refused
+    AUDIT = "audit"  # accepted and recorded; the auditor flags it
+
+
+class CrimeReclassified(EventPayload):
+    """A recorded crime's Home Office class changed; a move to a less serious class is a downgrade."""
+
+    EVENT_TYPE: ClassVar[str] = "crime.reclassified"
+
+    crime_reference: CrimeReference
+    force: ForceCode
+    previous_class: HoClass
+    previous_audit_category: AuditCategory
+    new_class: HoClass
+    new_audit_category: AuditCategory
+    offence_group: str = Field(min_length=1, max_length=100, description="The new class's ONS offence group.")
+    reason: str = Field(min_length=1, max_length=4000)
+    new_information: bool = Field(description="Whether new information came to light (a downgrade needs it).")
+    new_information_detail: str | None = Field(default=None, max_length=4000)
+    reclassified_by: Actor
+    reclassified_at: AwareDatetime
+
+
+class CrimeCancellationRequested(EventPayload):
+    """An officer asked for a recorded crime to be cancelled or transferred."""
+
+    EVENT_TYPE: ClassVar[str] = "crime.cancellation_requested"
+
+    request_id: UUID
+    crime_reference: CrimeReference
+    force: ForceCode
+    ho_class: HoClass
+    audit_category: AuditCategory
+    grounds: CancellationGrounds
+    requested_by: Actor
+    requested_at: AwareDatetime
+    victim_informed: bool = Field(description="Whether the victim has been told.")
+    victim_informed_at: AwareDatetime | None = None
+
+
+class CrimeCancellationRejected(EventPayload):
+    """An authoriser refused a cancellation request; the crime stays recorded."""
+
+    EVENT_TYPE: ClassVar[str] = "crime.cancellation_rejected"
+
+    request_id: UUID
+    crime_reference: CrimeReference
+    force: ForceCode
+    rejected_by: Actor
+    rejected_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class _Removal(EventPayload):
+    """What the auditor needs to judge a removal without calling back: class, grounds, who asked, who authorised."""
+
+    request_id: UUID | None = Field(description="The cancellation request; null when the rules transferred it.")
+    crime_reference: CrimeReference
+    force: ForceCode
+    ho_class: HoClass
+    audit_category: AuditCategory
+    grounds: CancellationGrounds
+    requested_by: Actor | None
+    requested_at: AwareDatetime
+    authorised_by: Actor | None = Field(description="Null when the rules transferred it at first contact.")
+    authorised_at: AwareDatetime
+    authority_required: list[Role] = Field(
+        max_length=len(Role), description="The roles the force's authority matrix required for this crime."
+    )
+    authority_mode: AuthorityMode
+    victim_informed: bool
+    victim_informed_at: AwareDatetime | None = None
+
+
+class CrimeCancelled(_Removal):
+    """A recorded crime was cancelled (C2, C3 or C4). It stays readable with its history; it no longer counts."""
+
+    EVENT_TYPE: ClassVar[str] = "crime.cancelled"
+
+
+class CrimeTransferred(_Removal):
+    """A recorded crime was transferred to the force where it was committed (C1)."""
+
+    EVENT_TYPE: ClassVar[str] = "crime.transferred"
+
+    receiving_force: ForceCode
+
+
+class N100Recorded(EventPayload):
+    """An N100 record: a reported rape (or attempt) not recorded at once as a rape crime in this force."""
+
+    EVENT_TYPE: ClassVar[str] = "n100.recorded"
+
+    n100_id: UUID
+    force: ForceCode
+    reported_class: HoClass = Field(description="The rape class as reported.")
+    reason: str = Field(min_length=1, max_length=4000, description="Why it is not (yet) a rape crime here.")
+    crime_reference: CrimeReference | None = Field(default=None, description="The crime it relates to, if any.")
+    recorded_at: AwareDatetime
+    recorded_by: Actor | None = Field(description="Null when the rules recorded it.")
+
+
+class VictimNotified(EventPayload):
+    """The victim was told of a cancellation or transfer of their crime."""
+
+    EVENT_TYPE: ClassVar[str] = "victim.notified"
+
+    crime_reference: CrimeReference
+    force: ForceCode
+    about: CancellationCode | None = Field(default=None, description="The removal the victim was told of.")
+    notified_at: AwareDatetime
+    method: str = Field(min_length=1, max_length=200, description="How: phone, letter, in person, email…")
+    notified_by: Actor
+
+
+PAYLOADS: Final[tuple[type[EventPayload], ...]] = (
+    ContactReceived,
+    ContactDecided,
+    CrimeRecorded,
+    CrimeReclassified,
+    CrimeCancellationRequested,
+    CrimeCancellationRejected,
+    CrimeCancelled,
+    CrimeTransferred,
+    N100Recorded,
+    VictimNotified,
+)
 
 EVENT_TYPES: Final[Mapping[str, type[EventPayload]]] = MappingProxyType({model.EVENT_TYPE: model for model in PAYLOADS})
 """Every event type crimerec publishes, mapped to its payload model."""
 
 EVENT_TOPICS: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        ContactReceived.EVENT_TYPE: topics.CONTACTS,
-        ContactDecided.EVENT_TYPE: topics.RECORDS,
-        CrimeRecorded.EVENT_TYPE: topics.RECORDS,
-    }
+    {model.EVENT_TYPE: topics.CONTACTS if model is ContactReceived else topics.RECORDS for model in PAYLOADS}
 )
 """The topic each event type is published on (before any deployment prefix)."""
 

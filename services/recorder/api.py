@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import Outcome, Role
-from services.recorder import repository
+from schemas.catalogue import ForceCode, HoClass
+from schemas.contacts import ReportedOffence
+from schemas.envelope import AwareDatetime
+from schemas.events import CancellationCode, CancellationGrounds, Outcome, Role, VerifiableInformation
+from services.recorder import repository, service
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
-from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
+from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 READERS = require_roles(Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR, Role.CALL_HANDLER)
+CHANGERS = require_roles(Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR)
+AUTHORISERS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR)
 CRN = Annotated[str, Path(pattern=r"^[A-Z]{2,5}-\d{4}-\d{6,}$", max_length=40, description="e.g. GMP-2026-000123")]
 
 
@@ -40,6 +45,22 @@ class CrimeRead(BaseModel):
     recording_deadline: datetime = Field(description="received_at + 24 h: when it had to be recorded by.")
     transfer_to: str | None
     rules_version: str
+    recorded_by: str | None = Field(description="Who recorded it; null when the rules did at first contact.")
+
+
+class HistoryEntry(BaseModel):
+    """One change in a crime's life."""
+
+    at: datetime
+    event_type: str
+    by: str | None
+    detail: dict[str, Any]
+
+
+class CrimeDetail(CrimeRead):
+    """A crime record with its whole history (nothing is ever deleted)."""
+
+    history: list[HistoryEntry]
 
 
 class CrimePage(BaseModel):
@@ -76,19 +97,27 @@ def _crime(row: Any) -> CrimeRead:
     return CrimeRead.model_validate(row._mapping)
 
 
-@router.get("/crimes/{crime_reference}", response_model=CrimeRead, tags=["crimes"], summary="Read a crime record")
-async def get_crime(request: Request, crime_reference: CRN, principal: Annotated[Principal, READERS]) -> CrimeRead:
-    """One crime record of your force."""
+@router.get("/crimes/{crime_reference}", response_model=CrimeDetail, tags=["crimes"], summary="Read a crime record")
+async def get_crime(request: Request, crime_reference: CRN, principal: Annotated[Principal, READERS]) -> CrimeDetail:
+    """One crime record of your force, with its history."""
     runtime = _runtime(request)
     async with runtime.sessions() as session, session.begin():
         row = await repository.get_crime(session, crime_reference)
         if row is None:
             raise ProblemError(404, "Not found", f"No crime {crime_reference}.")
         require_force(principal, row.force)
+        history = await repository.history_of(session, crime_reference)
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="crime", subject_ids=[crime_reference]
         )
-    return _crime(row)
+    return CrimeDetail.model_validate(
+        dict(row._mapping)
+        | {
+            "history": [
+                HistoryEntry(at=h.at, event_type=h.event_type, by=h.by_principal, detail=h.detail) for h in history
+            ]
+        }
+    )
 
 
 @router.get("/crimes", response_model=CrimePage, tags=["crimes"], summary="List crime records")
@@ -142,3 +171,322 @@ async def get_decision(request: Request, contact_id: UUID, principal: Annotated[
             session, principal, Access.CONSULTATION, subject_type="decision", subject_ids=[str(contact_id)]
         )
     return DecisionRead.model_validate(dict(row._mapping) | {"crime_references": [c.crime_reference for c in crimes]})
+
+
+# ------------------------------------------------------------------------------------------------ changes
+
+
+class PendingPage(BaseModel):
+    """Pending decisions, oldest deadline first: the work queue."""
+
+    items: list[DecisionRead]
+
+
+class DecisionCreate(BaseModel):
+    """A person's decision on a pending contact."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "recorded",
+                    "rationale": "Victim confirmed the assault by phone.",
+                    "offences": [{"victim_ref": "V1", "ho_class": "8N", "offender_ref": "S1", "incident_ref": None}],
+                },
+                {"outcome": "cri", "rationale": "CCTV reviewed.", "credible_evidence": "CCTV shows no contact."},
+            ]
+        },
+    )
+
+    outcome: Literal[Outcome.RECORDED, Outcome.CRI, Outcome.NON_CRIME, Outcome.N100]
+    rationale: str = Field(min_length=1, max_length=4000, description="Why, in words an auditor can check.")
+    offences: list[ReportedOffence] = Field(
+        default_factory=list, max_length=200, description="outcome recorded: the offences, counted by the rules."
+    )
+    credible_evidence: str | None = Field(default=None, max_length=4000, description="outcome cri: the evidence.")
+    closing_category: str | None = Field(default=None, max_length=100, description="outcome non_crime: NSIR closing.")
+
+
+class ReclassificationCreate(BaseModel):
+    """A new Home Office class for a recorded crime."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_class: HoClass
+    reason: str = Field(min_length=1, max_length=4000)
+    new_information: bool = Field(description="Whether new information came to light; a downgrade needs it.")
+    new_information_detail: str | None = Field(default=None, max_length=4000)
+
+
+class CancellationRequestCreate(BaseModel):
+    """A request to cancel (C2–C4) or transfer (C1) a recorded crime, with what its code must carry."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "C2",
+                    "explanation": "CCTV shows the phone was dropped, not taken.",
+                    "avi": {"description": "CCTV of the whole incident", "held_at": "CCTV ref MCR-7781, exhibit JB/1"},
+                    "victim_informed": True,
+                    "victim_informed_at": "2026-11-03T10:00:00Z",
+                },
+                {
+                    "code": "C1",
+                    "explanation": "Committed in Cumbria.",
+                    "receiving_force": "CUM",
+                    "victim_informed": False,
+                },
+            ]
+        },
+    )
+
+    code: CancellationCode
+    explanation: str = Field(min_length=1, max_length=4000)
+    receiving_force: ForceCode | None = None
+    avi: VerifiableInformation | None = None
+    duplicate_of: str | None = Field(default=None, max_length=40)
+    error: str | None = Field(default=None, max_length=4000)
+    victim_informed: bool
+    victim_informed_at: AwareDatetime | None = None
+
+
+class CancellationDecisionCreate(BaseModel):
+    """An authoriser's decision on a cancellation request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=4000, description="Why approved or rejected.")
+
+
+class CancellationRequestRead(BaseModel):
+    """A cancellation request and its decision."""
+
+    request_id: UUID
+    crime_reference: str
+    force: str
+    code: CancellationCode
+    grounds: dict[str, Any]
+    requested_by: dict[str, Any]
+    requested_at: datetime
+    victim_informed: bool
+    victim_informed_at: datetime | None
+    status: str
+    decided_by: dict[str, Any] | None
+    decided_at: datetime | None
+    decision_note: str | None
+
+
+class VictimNotificationCreate(BaseModel):
+    """That, when and how the victim was told of the cancellation or transfer of their crime."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notified_at: AwareDatetime
+    method: str = Field(min_length=1, max_length=200, description="phone, letter, in person, email…")
+
+
+def _refused(refusal: service.Refused) -> ProblemError:
+    errors = [FieldError(field=f"body.{name}", message=message) for name, message in refusal.errors] or None
+    return ProblemError(refusal.status, refusal.title, refusal.detail, errors=errors)
+
+
+def _policy(request: Request) -> service.RecordingPolicy:
+    policy: service.RecordingPolicy = request.app.state.policy
+    return policy
+
+
+@router.get("/pending", response_model=PendingPage, tags=["decisions"], summary="The pending-decision work queue")
+async def pending(
+    request: Request,
+    principal: Annotated[Principal, READERS],
+    force: Annotated[str | None, Query(max_length=10, description="Defaults to your force.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> PendingPage:
+    """Contacts waiting for a person's decision, the one whose recording deadline comes first at the top."""
+    if force is not None and force != principal.force:
+        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} decisions.")
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
+        rows = await repository.list_pending(session, force=principal.force, limit=limit)
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="decision",
+            subject_ids=[str(r.contact_id) for r in rows],
+        )  # fmt: skip
+    return PendingPage(items=[DecisionRead.model_validate(dict(r._mapping) | {"crime_references": []}) for r in rows])
+
+
+@router.post(
+    "/contacts/{contact_id}/decision",
+    response_model=DecisionRead,
+    tags=["decisions"],
+    summary="Decide a pending contact",
+)
+async def post_decision(
+    request: Request, contact_id: UUID, body: DecisionCreate, principal: Annotated[Principal, CHANGERS]
+) -> DecisionRead:
+    """Resolves a pending contact: record (the rules count the offences), CRI, non-crime or N100."""
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as uow:
+        result = await service.resolve_pending(
+            uow,
+            contact_id=contact_id,
+            by=principal.actor(),
+            resolution=service.Resolution(
+                outcome=body.outcome, rationale=body.rationale, offences=body.offences,
+                credible_evidence=body.credible_evidence, closing_category=body.closing_category,
+            ),
+            policy=_policy(request),
+        )  # fmt: skip
+        if isinstance(result, service.Refused):
+            raise _refused(result)
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="decision", subject_ids=[str(contact_id)]
+        )
+    return await get_decision(request, contact_id, principal)
+
+
+@router.post(
+    "/crimes/{crime_reference}/reclassification",
+    response_model=CrimeDetail,
+    tags=["crimes"],
+    summary="Reclassify a crime",
+)
+async def post_reclassification(
+    request: Request, crime_reference: CRN, body: ReclassificationCreate, principal: Annotated[Principal, CHANGERS]
+) -> CrimeDetail:
+    """Changes a recorded crime's class. A move to a less serious class without new information is audited."""
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as uow:
+        refusal = await service.reclassify(
+            uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class, reason=body.reason,
+            new_information=body.new_information, new_information_detail=body.new_information_detail,
+            policy=_policy(request),
+        )  # fmt: skip
+        if refusal is not None:
+            raise _refused(refusal)
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
+        )
+    return await get_crime(request, crime_reference, principal)
+
+
+@router.post(
+    "/crimes/{crime_reference}/cancellation-requests",
+    status_code=201,
+    response_model=CancellationRequestRead,
+    tags=["cancellations"],
+    summary="Ask to cancel or transfer a crime",
+)
+async def post_cancellation_request(
+    request: Request, crime_reference: CRN, body: CancellationRequestCreate, principal: Annotated[Principal, CHANGERS]
+) -> CancellationRequestRead:
+    """Asks for a crime to be removed under C1–C4, with what the code must carry; an authoriser decides."""
+    runtime = _runtime(request)
+    grounds = CancellationGrounds(
+        code=body.code, explanation=body.explanation, receiving_force=body.receiving_force, avi=body.avi,
+        duplicate_of=body.duplicate_of, error=body.error,
+    )  # fmt: skip
+    async with runtime.unit_of_work() as uow:
+        result = await service.request_cancellation(
+            uow, crime_reference=crime_reference, by=principal.actor(), grounds=grounds,
+            victim_informed=body.victim_informed, victim_informed_at=body.victim_informed_at,
+        )  # fmt: skip
+        if isinstance(result, service.Refused):
+            raise _refused(result)
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
+        )
+    return await get_cancellation_request(request, result, principal)
+
+
+@router.get(
+    "/cancellation-requests/{request_id}",
+    response_model=CancellationRequestRead,
+    tags=["cancellations"],
+    summary="Read a cancellation request",
+)
+async def get_cancellation_request(
+    request: Request, request_id: UUID, principal: Annotated[Principal, READERS]
+) -> CancellationRequestRead:
+    """A cancellation request with its grounds and decision."""
+    async with _runtime(request).sessions() as session:
+        row = await repository.get_cancellation_request(session, request_id)
+    if row is None or row.force != principal.force:
+        raise ProblemError(404, "Not found", f"No cancellation request {request_id}.")
+    return CancellationRequestRead.model_validate(row._mapping)
+
+
+async def _decide_request(
+    request: Request, request_id: UUID, body: CancellationDecisionCreate, principal: Principal, *, approve: bool
+) -> CancellationRequestRead:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as uow:
+        result = await service.decide_cancellation(
+            uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=_policy(request)
+        )
+        if isinstance(result, service.Refused):
+            raise _refused(result)
+        await runtime.access_log.record(
+            uow.session,
+            principal,
+            Access.ALTERATION,
+            subject_type="cancellation_request",
+            subject_ids=[str(request_id)],
+        )
+    return await get_cancellation_request(request, request_id, principal)
+
+
+@router.post(
+    "/cancellation-requests/{request_id}/approval",
+    response_model=CancellationRequestRead,
+    tags=["cancellations"],
+    summary="Approve a cancellation request",
+)
+async def approve(
+    request: Request, request_id: UUID, body: CancellationDecisionCreate, principal: Annotated[Principal, AUTHORISERS]
+) -> CancellationRequestRead:
+    """Approves: the crime is cancelled (or transferred). The authoriser must differ from the requester and hold the
+    role the force's authority matrix requires (FCR for rape; DDM or FCR for other sexual offences, violence and
+    robbery; a supervisor or above otherwise)."""
+    return await _decide_request(request, request_id, body, principal, approve=True)
+
+
+@router.post(
+    "/cancellation-requests/{request_id}/rejection",
+    response_model=CancellationRequestRead,
+    tags=["cancellations"],
+    summary="Reject a cancellation request",
+)
+async def reject(
+    request: Request, request_id: UUID, body: CancellationDecisionCreate, principal: Annotated[Principal, AUTHORISERS]
+) -> CancellationRequestRead:
+    """Rejects: the crime stays recorded."""
+    return await _decide_request(request, request_id, body, principal, approve=False)
+
+
+@router.post(
+    "/crimes/{crime_reference}/victim-notification",
+    status_code=201,
+    response_model=CrimeDetail,
+    tags=["cancellations"],
+    summary="Record that the victim was told",
+)
+async def post_victim_notification(
+    request: Request, crime_reference: CRN, body: VictimNotificationCreate, principal: Annotated[Principal, CHANGERS]
+) -> CrimeDetail:
+    """Records that, when and how the victim was told of the cancellation or transfer of their crime."""
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as uow:
+        refusal = await service.notify_victim(
+            uow, crime_reference=crime_reference, by=principal.actor(), notified_at=body.notified_at,
+            method=body.method,
+        )  # fmt: skip
+        if refusal is not None:
+            raise _refused(refusal)
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
+        )
+    return await get_crime(request, crime_reference, principal)

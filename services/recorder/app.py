@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from schemas.catalogue import OffenceCatalogue
 from services.recorder import api, handlers
 from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox, outbox
+from services.recorder.service import RecordingPolicy
 from services.recorder.settings import RecorderSettings
 from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
@@ -22,7 +23,12 @@ rules version that made it. Authenticate with `Authorization: Bearer <key>`; you
 def create_app(settings: RecorderSettings | None = None) -> FastAPI:
     """The recorder HTTP app with its contacts consumer and outbox relay."""
     settings = settings or RecorderSettings()
-    catalogue = OffenceCatalogue.default()
+    policy = RecordingPolicy(
+        catalogue=OffenceCatalogue.default(),
+        limit=timedelta(hours=settings.recording_limit_hours),
+        authority=settings.authority,
+        force_authority=settings.force_authority,
+    )
     runtime = ServiceRuntime(
         name="recorder",
         schema=SCHEMA,
@@ -30,10 +36,9 @@ def create_app(settings: RecorderSettings | None = None) -> FastAPI:
         outbox=outbox,
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
-        subscriptions=handlers.subscriptions(
-            catalogue=catalogue, limit=timedelta(hours=settings.recording_limit_hours)
-        ),
+        subscriptions=handlers.subscriptions(policy=policy),
     )
     app = create_service_app(runtime, title="crimerec recorder", description=DESCRIPTION, routers=[api.router])
     app.state.settings = settings
+    app.state.policy = policy
     return app

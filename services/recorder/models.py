@@ -1,6 +1,7 @@
 """Recorder's tables: contacts as received, decisions, crime records, reference counters, outbox, inbox."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -47,6 +49,7 @@ decisions = Table(
     Column("decided_by", String(32)),
     Column("transfer_to", String(10)),
     Column("n100", Boolean, nullable=False),
+    Index("decisions_pending", "force", "recording_deadline", postgresql_where=text("outcome = 'pending'")),
 )
 
 crimes = Table(
@@ -67,7 +70,80 @@ crimes = Table(
     Column("recording_deadline", DateTime(timezone=True), nullable=False),
     Column("transfer_to", String(10)),
     Column("rules_version", String(40), nullable=False),
+    Column("recorded_by", String(32)),
+    Column("updated_at", DateTime(timezone=True)),
     Index("crimes_force_status", "force", "status"),
+)
+
+crime_history = Table(
+    "crime_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("crime_reference", String(40), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("by_principal", String(32)),
+    Column("detail", JSONB, nullable=False),
+)
+
+decision_history = Table(
+    "decision_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("contact_id", Uuid, nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("by_principal", String(32)),
+    Column("rationale", Text, nullable=False),
+)
+
+cancellation_requests = Table(
+    "cancellation_requests",
+    metadata,
+    Column("request_id", Uuid, primary_key=True),
+    Column("crime_reference", String(40), nullable=False, index=True),
+    Column("contact_id", Uuid, nullable=False),
+    Column("force", String(10), nullable=False),
+    Column("code", String(2), nullable=False),
+    Column("grounds", JSONB, nullable=False),
+    Column("requested_by", JSONB, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("victim_informed", Boolean, nullable=False),
+    Column("victim_informed_at", DateTime(timezone=True)),
+    Column("status", String(20), nullable=False),
+    Column("decided_by", JSONB),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_note", Text),
+    Index(
+        "cancellation_requests_one_open",
+        "crime_reference",
+        unique=True,
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+n100s = Table(
+    "n100s",
+    metadata,
+    Column("n100_id", Uuid, primary_key=True),
+    Column("contact_id", Uuid, nullable=False, index=True),
+    Column("force", String(10), nullable=False),
+    Column("reported_class", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("crime_reference", String(40)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(32)),
+)
+
+victim_notifications = Table(
+    "victim_notifications",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("crime_reference", String(40), nullable=False, index=True),
+    Column("about", String(2)),
+    Column("notified_at", DateTime(timezone=True), nullable=False),
+    Column("method", String(200), nullable=False),
+    Column("notified_by", String(32), nullable=False),
 )
 
 crime_reference_counters = Table(

@@ -7,11 +7,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, select
+from sqlalchemy import Row, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.recorder.models import contacts, crime_reference_counters, crimes, decisions
+from services.recorder.models import (
+    cancellation_requests,
+    contacts,
+    crime_history,
+    crime_reference_counters,
+    crimes,
+    decision_history,
+    decisions,
+    n100s,
+    victim_notifications,
+)
 
 
 async def store_contact(
@@ -90,3 +100,137 @@ async def list_crimes(
     if after is not None:
         query = query.where(crimes.c.crime_reference > after)
     return (await session.execute(query.order_by(crimes.c.crime_reference).limit(limit))).all()
+
+
+async def lock_crime(session: AsyncSession, crime_reference: str) -> Row[Any] | None:
+    """A crime record, locked until commit so two changes to it cannot interleave."""
+    return (
+        await session.execute(select(crimes).where(crimes.c.crime_reference == crime_reference).with_for_update())
+    ).first()
+
+
+async def update_crime(session: AsyncSession, crime_reference: str, **values: Any) -> None:
+    """Changes a crime record (never deletes it)."""
+    await session.execute(
+        update(crimes).where(crimes.c.crime_reference == crime_reference).values(updated_at=func.now(), **values)
+    )
+
+
+async def add_crime_history(
+    session: AsyncSession,
+    *,
+    crime_reference: str,
+    at: datetime,
+    event_type: str,
+    by: str | None,
+    detail: dict[str, Any],
+) -> None:
+    """Appends to a crime's history."""
+    await session.execute(
+        insert(crime_history).values(
+            crime_reference=crime_reference, at=at, event_type=event_type, by_principal=by, detail=detail
+        )
+    )
+
+
+async def history_of(session: AsyncSession, crime_reference: str) -> Sequence[Row[Any]]:
+    """A crime's history, oldest first."""
+    return (
+        await session.execute(
+            select(crime_history).where(crime_history.c.crime_reference == crime_reference).order_by(crime_history.c.id)
+        )
+    ).all()
+
+
+async def lock_decision(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
+    """A contact's decision, locked until commit."""
+    return (
+        await session.execute(select(decisions).where(decisions.c.contact_id == contact_id).with_for_update())
+    ).first()
+
+
+async def update_decision(session: AsyncSession, contact_id: UUID, **values: Any) -> None:
+    """Changes a contact's decision (a person resolving a pending one)."""
+    await session.execute(update(decisions).where(decisions.c.contact_id == contact_id).values(**values))
+
+
+async def add_decision_history(
+    session: AsyncSession, *, contact_id: UUID, at: datetime, outcome: str, by: str | None, rationale: str
+) -> None:
+    """Appends to a contact's decision history."""
+    await session.execute(
+        insert(decision_history).values(
+            contact_id=contact_id, at=at, outcome=outcome, by_principal=by, rationale=rationale
+        )
+    )
+
+
+async def get_contact_body(session: AsyncSession, contact_id: UUID) -> dict[str, Any] | None:
+    """The contact as received."""
+    body: dict[str, Any] | None = await session.scalar(
+        select(contacts.c.body).where(contacts.c.contact_id == contact_id)
+    )
+    return body
+
+
+async def list_pending(
+    session: AsyncSession, *, force: str, limit: int, after: tuple[datetime, UUID] | None = None
+) -> Sequence[Row[Any]]:
+    """A force's pending decisions, oldest deadline first (keyset pagination)."""
+    query = select(decisions).where(decisions.c.force == force, decisions.c.outcome == "pending")
+    if after is not None:
+        query = query.where(tuple_(decisions.c.recording_deadline, decisions.c.contact_id) > tuple_(*after))
+    return (
+        await session.execute(query.order_by(decisions.c.recording_deadline, decisions.c.contact_id).limit(limit))
+    ).all()
+
+
+async def insert_cancellation_request(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Stores a cancellation request; False when the crime already has one open."""
+    result = await session.execute(
+        pg_insert(cancellation_requests)
+        .values(**values)
+        .on_conflict_do_nothing(
+            index_elements=["crime_reference"], index_where=cancellation_requests.c.status == "pending"
+        )
+        .returning(cancellation_requests.c.request_id)
+    )
+    return result.first() is not None
+
+
+async def lock_cancellation_request(session: AsyncSession, request_id: UUID) -> Row[Any] | None:
+    """A cancellation request, locked until commit."""
+    return (
+        await session.execute(
+            select(cancellation_requests).where(cancellation_requests.c.request_id == request_id).with_for_update()
+        )
+    ).first()
+
+
+async def get_cancellation_request(session: AsyncSession, request_id: UUID) -> Row[Any] | None:
+    """A cancellation request."""
+    return (
+        await session.execute(select(cancellation_requests).where(cancellation_requests.c.request_id == request_id))
+    ).first()
+
+
+async def update_cancellation_request(session: AsyncSession, request_id: UUID, **values: Any) -> None:
+    """Records the decision on a cancellation request."""
+    await session.execute(
+        update(cancellation_requests).where(cancellation_requests.c.request_id == request_id).values(**values)
+    )
+
+
+async def insert_n100(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Stores an N100 record."""
+    await session.execute(insert(n100s).values(**values))
+
+
+async def n100s_of(session: AsyncSession, contact_id: UUID) -> Sequence[Row[Any]]:
+    """A contact's N100 records."""
+    return (await session.execute(select(n100s).where(n100s.c.contact_id == contact_id))).all()
+
+
+async def insert_victim_notification(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Stores that a victim was told of a removal of their crime."""
+    await session.execute(insert(victim_notifications).values(**values))

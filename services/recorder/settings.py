@@ -3,6 +3,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.recorder.rules.authority import AuthorityPolicy
 from services.runtime.settings import ServiceSettings
 
 
@@ -14,4 +15,11 @@ class RecorderSettings(ServiceSettings):
     port: int = Field(default=8002, ge=1, le=65535)
     recording_limit_hours: float = Field(
         default=24, gt=0, description="A crime must be recorded within this many hours of the report (NCRS)."
+    )
+    authority: AuthorityPolicy = Field(
+        default_factory=AuthorityPolicy,
+        description='Cancellation authority (JSON): {"mode": "enforce"|"audit", "matrix": {category: [roles]}}.',
+    )
+    force_authority: dict[str, AuthorityPolicy] = Field(
+        default_factory=dict, description="Per-force overrides of `authority`, by force code (JSON)."
     )

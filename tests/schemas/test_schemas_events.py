@@ -93,7 +93,18 @@ PAYLOADS: list[tuple[type[EventPayload], dict[str, Any]]] = [
 
 
 def test_the_registry_names_every_event_type() -> None:
-    assert set(EVENT_TYPES) == {"contact.received", "contact.decided", "crime.recorded"}
+    assert set(EVENT_TYPES) == {
+        "contact.received",
+        "contact.decided",
+        "crime.recorded",
+        "crime.reclassified",
+        "crime.cancellation_requested",
+        "crime.cancellation_rejected",
+        "crime.cancelled",
+        "crime.transferred",
+        "n100.recorded",
+        "victim.notified",
+    }
     for event_type, model in EVENT_TYPES.items():
         assert event_type == model.EVENT_TYPE
         assert issubclass(model, BaseModel)
@@ -110,11 +121,12 @@ def test_a_field_added_by_a_newer_producer_is_ignored_not_refused(
 
 
 def test_every_event_type_has_a_topic() -> None:
-    assert dict(EVENT_TOPICS) == {
-        "contact.received": topics.CONTACTS,
-        "contact.decided": topics.RECORDS,
-        "crime.recorded": topics.RECORDS,
+    # Everything about a contact goes on the contacts topic when intake says it, on records when the recorder does.
+    assert {event: topic for event, topic in EVENT_TOPICS.items() if topic == topics.CONTACTS} == {
+        "contact.received": topics.CONTACTS
     }
+    assert set(EVENT_TOPICS) == set(EVENT_TYPES)
+    assert set(EVENT_TOPICS.values()) == {topics.CONTACTS, topics.RECORDS}
 
 
 def test_roles_and_outcomes_are_the_design_s() -> None:
