@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -135,6 +135,11 @@ class ContactDecided(EventPayload):
     )
     transfer_to: ForceCode | None = Field(
         default=None, description="The force a crime is transferred to (committed in its area), if any."
+    )
+    credible_evidence: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="outcome cri: the credible evidence to the contrary that justified not recording a crime.",
     )
 
     @model_validator(mode="after")
@@ -329,6 +334,44 @@ class VictimNotified(EventPayload):
     notified_by: Actor
 
 
+class FlagStatus(StrEnum):
+    """Where a flag is in its life: open → acknowledged → resolved; or cured by a later event."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CURED = "cured"
+
+
+class _Flag(EventPayload):
+    """An integrity flag the auditor raised, as supervisors and other systems see it."""
+
+    flag_id: int = Field(ge=1)
+    rule: str = Field(min_length=1, max_length=40, description="e.g. MISSING_RECORD, HIGH_RISK_CANCELLATION.")
+    severity: str = Field(min_length=1, max_length=10, description="low, medium, high or critical.")
+    force: ForceCode
+    crime_reference: CrimeReference | None = None
+    audit_category: AuditCategory | None = None
+    explanation: str = Field(min_length=1, max_length=10_000, description="What is wrong, in plain English.")
+    evidence: dict[str, Any] = Field(description="What the detector saw: event ids, times, classes, roles.")
+    raised_at: AwareDatetime
+    status: FlagStatus
+    resolution: str | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, max_length=4000, description="What cured or resolved it, or who.")
+
+
+class FlagRaised(_Flag):
+    """The auditor raised a flag (once per breach)."""
+
+    EVENT_TYPE: ClassVar[str] = "flag.raised"
+
+
+class FlagUpdated(_Flag):
+    """A flag changed status: acknowledged, resolved, or cured by a later event."""
+
+    EVENT_TYPE: ClassVar[str] = "flag.updated"
+
+
 PAYLOADS: Final[tuple[type[EventPayload], ...]] = (
     ContactReceived,
     ContactDecided,
@@ -340,13 +383,20 @@ PAYLOADS: Final[tuple[type[EventPayload], ...]] = (
     CrimeTransferred,
     N100Recorded,
     VictimNotified,
+    FlagRaised,
+    FlagUpdated,
 )
 
 EVENT_TYPES: Final[Mapping[str, type[EventPayload]]] = MappingProxyType({model.EVENT_TYPE: model for model in PAYLOADS})
 """Every event type crimerec publishes, mapped to its payload model."""
 
 EVENT_TOPICS: Final[Mapping[str, str]] = MappingProxyType(
-    {model.EVENT_TYPE: topics.CONTACTS if model is ContactReceived else topics.RECORDS for model in PAYLOADS}
+    {
+        ContactReceived.EVENT_TYPE: topics.CONTACTS,
+        FlagRaised.EVENT_TYPE: topics.ALERTS,
+        FlagUpdated.EVENT_TYPE: topics.ALERTS,
+    }
+    | {model.EVENT_TYPE: topics.RECORDS for model in PAYLOADS if not issubclass(model, ContactReceived | _Flag)}
 )
 """The topic each event type is published on (before any deployment prefix)."""
 

@@ -1,16 +1,17 @@
-"""The auditor's HTTP routes, scoped to the caller's force."""
+"""The auditor's HTTP routes, scoped to the caller's force: contacts as audited, and the flags' life."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.events import Outcome, Role
-from services.auditor import repository
+from schemas.events import FlagStatus, Outcome, Role
+from services.auditor import repository, service
+from services.auditor.rules.detectors import SEVERITY_ORDER, Rule, Severity
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
@@ -19,6 +20,7 @@ from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
+HANDLERS = require_roles(Role.FCR, Role.SUPERVISOR, Role.DDM, Role.AUDITOR)
 
 
 class RecordedCrime(BaseModel):
@@ -32,23 +34,90 @@ class RecordedCrime(BaseModel):
     on_time: bool = Field(description="Recorded by the deadline.")
 
 
+class FlagRead(BaseModel):
+    """An integrity flag: which rule, about what, why, the evidence seen, and where it is in its life."""
+
+    flag_id: int
+    rule: Rule
+    severity: Severity
+    force: str
+    contact_id: UUID
+    crime_reference: str | None
+    audit_category: str | None
+    explanation: str
+    evidence: dict[str, Any]
+    raised_at: datetime
+    status: FlagStatus
+    resolution: str | None
+    cured_by: dict[str, Any] | None
+
+
+class FlagHistoryEntry(BaseModel):
+    """One step in a flag's life."""
+
+    at: datetime
+    status: str
+    by: str | None
+    note: str | None
+
+
+class FlagDetail(FlagRead):
+    """A flag with its history."""
+
+    history: list[FlagHistoryEntry]
+
+
+class FlagPage(BaseModel):
+    """A page of flags; pass `next_after` as `after` for the next page."""
+
+    items: list[FlagRead]
+    next_after: int | None
+
+
 class AuditedContact(BaseModel):
-    """The auditor's view of a contact: what the rules expect, what was recorded, by when."""
+    """The auditor's view of a contact: what the rules expect, what was recorded, by when, and its flags."""
 
     contact_id: UUID
     force: str | None
     received_at: datetime | None = Field(description="None until `contact.received` has been seen.")
     recording_deadline: datetime | None
-    expected_crimes: int | None = Field(description="Crimes the counting rules require (one per victim per incident).")
+    expected_crimes: int | None = Field(description="Crimes the counting rules require now.")
     outcome: Outcome | None = Field(description="The recorder's decision, once seen.")
     recorded_crimes: list[RecordedCrime]
-    status: str = Field(description="`awaiting_decision`, `recorded`, `under_recorded` or `not_recorded`.")
+    status: str = Field(description="`awaiting_decision`, `recorded`, `under_recorded`, `not_recorded` or `decided`.")
+    flags: list[FlagRead]
+
+
+class FlagAcknowledgement(BaseModel):
+    """A supervisor has seen the flag and is dealing with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class FlagResolution(BaseModel):
+    """How a flag was resolved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: Literal["corrected", "justified", "false_positive"]
+    note: str = Field(min_length=1, max_length=4000)
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+def _flag(row: Any) -> FlagRead:
+    return FlagRead.model_validate(row._mapping)
 
 
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
 async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> AuditedContact:
-    """What the rules expected for a contact, what the recorder recorded, and whether it was on time."""
-    runtime: ServiceRuntime = request.app.state.runtime
+    """What the rules expected for a contact, what the recorder recorded, whether it was on time, and its flags."""
+    runtime = _runtime(request)
     async with runtime.sessions() as session, session.begin():
         contact = await repository.get_contact(session, contact_id)
         crimes = await repository.crimes_of(session, contact_id)
@@ -56,6 +125,7 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
         if force is None:
             raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
         require_force(principal, force)
+        flags = await repository.list_flags(session, force=force, contact_id=contact_id, limit=500)
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
         )
@@ -74,6 +144,8 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
     outcome = contact.outcome if contact else None
     if outcome is None:
         status = "awaiting_decision"
+    elif outcome != Outcome.RECORDED.value:
+        status = "decided"
     elif expected is not None and len(recorded) < expected:
         status = "under_recorded" if recorded else "not_recorded"
     else:
@@ -87,4 +159,94 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
         outcome=outcome,
         recorded_crimes=recorded,
         status=status,
+        flags=[_flag(f) for f in flags],
     )
+
+
+@router.get("/flags", response_model=FlagPage, tags=["flags"], summary="List flags")
+async def list_flags(
+    request: Request,
+    principal: Annotated[Principal, READERS],
+    rule: Rule | None = None,
+    status: FlagStatus | None = None,
+    severity: Annotated[Severity | None, Query(description="Minimum severity.")] = None,
+    force: Annotated[str | None, Query(max_length=10, description="Defaults to your force.")] = None,
+    contact_id: UUID | None = None,
+    crime_reference: Annotated[str | None, Query(max_length=40)] = None,
+    raised_from: datetime | None = None,
+    raised_to: datetime | None = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> FlagPage:
+    """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
+    if force is not None and force != principal.force:
+        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
+    severities = SEVERITY_ORDER[SEVERITY_ORDER.index(severity) :] if severity else None
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
+        rows = await repository.list_flags(
+            session, force=principal.force, rule=rule.value if rule else None, status=status.value if status else None,
+            severities=[s.value for s in severities] if severities else None, contact_id=contact_id,
+            crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to, after=after, limit=limit,
+        )  # fmt: skip
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(r.flag_id) for r in rows]
+        )
+    items = [_flag(r) for r in rows]
+    return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
+
+
+async def _detail(request: Request, flag_id: int, principal: Principal) -> FlagDetail:
+    async with _runtime(request).sessions() as session:
+        flag = await repository.get_flag(session, flag_id)
+        if flag is None:
+            raise ProblemError(404, "Not found", f"No flag {flag_id}.")
+        require_force(principal, flag.force)
+        history = await repository.flag_history_of(session, flag_id)
+    return FlagDetail.model_validate(
+        dict(flag._mapping)
+        | {"history": [FlagHistoryEntry(at=h.at, status=h.status, by=h.by_principal, note=h.note) for h in history]}
+    )
+
+
+@router.get("/flags/{flag_id}", response_model=FlagDetail, tags=["flags"], summary="Read a flag and its history")
+async def get_flag(request: Request, flag_id: int, principal: Annotated[Principal, READERS]) -> FlagDetail:
+    """One flag with every step of its life."""
+    return await _detail(request, flag_id, principal)
+
+
+async def _change(
+    request: Request, flag_id: int, principal: Principal, status: FlagStatus, resolution: str | None, note: str
+) -> FlagDetail:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as uow:
+        result = await service.change_flag(
+            uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
+            note=note, now=datetime.now(UTC),
+        )  # fmt: skip
+        if result == "not found":
+            raise ProblemError(404, "Not found", f"No flag {flag_id}.")
+        if isinstance(result, str):
+            raise ProblemError(409, "Flag cannot change", result)
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="flag", subject_ids=[str(flag_id)]
+        )
+    return await _detail(request, flag_id, principal)
+
+
+@router.post(
+    "/flags/{flag_id}/acknowledgement", response_model=FlagDetail, tags=["flags"], summary="Acknowledge a flag"
+)
+async def acknowledge(
+    request: Request, flag_id: int, body: FlagAcknowledgement, principal: Annotated[Principal, HANDLERS]
+) -> FlagDetail:
+    """A named person has seen the flag and is dealing with it."""
+    return await _change(request, flag_id, principal, FlagStatus.ACKNOWLEDGED, None, body.note)
+
+
+@router.post("/flags/{flag_id}/resolution", response_model=FlagDetail, tags=["flags"], summary="Resolve a flag")
+async def resolve(
+    request: Request, flag_id: int, body: FlagResolution, principal: Annotated[Principal, HANDLERS]
+) -> FlagDetail:
+    """Closes a flag as corrected, justified or a false positive, with a note."""
+    return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)

@@ -1,26 +1,43 @@
 """The auditor as a running service: `create_app(settings)`."""
 
-from datetime import timedelta
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
-from services.auditor import api, handlers
+from schemas.catalogue import OffenceCatalogue
+from services.auditor import api, handlers, repository, service
 from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox, outbox
+from services.auditor.service import Standard
 from services.auditor.settings import AuditorSettings
 from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
 
 DESCRIPTION = """
-**auditor** reads every contact and every recording event, keeps its own pseudonymous projection, and shows for
-each contact what the counting rules expected, what was recorded and whether it was on time. Authenticate with
+**auditor** reads every contact and every recording event, keeps its own pseudonymous projection, and flags what
+the inspectorate would find — missing and late records, under-counting, unjustified non-crime decisions, rapes
+without an N100, improper cancellations, downgrades — the moment each can be known. Authenticate with
 `Authorization: Bearer <key>` (auditor, fcr, supervisor or ddm of your force).
 """
 
 
 def create_app(settings: AuditorSettings | None = None) -> FastAPI:
-    """The auditor HTTP app with its projection consumer."""
+    """The auditor HTTP app with its projection consumer and deadline sweeper."""
     settings = settings or AuditorSettings()
+    standard = Standard(catalogue=OffenceCatalogue.default(), policy=settings.policy())
+
+    async def sweep(runtime: ServiceRuntime) -> None:
+        async with runtime.unit_of_work() as uow:
+            watermark = await repository.watermark(uow.session)
+            now = datetime.now(UTC)
+            if settings.clock == "event_time" or not runtime.caught_up():
+                # Replaying, or behind: judge deadlines by the events' own times, so nothing is called missing
+                # that is merely not read yet.
+                if watermark is None:
+                    return
+                now = min(now, watermark)
+            await service.sweep_deadlines(uow, now=now, standard=standard)
+
     runtime = ServiceRuntime(
         name="auditor",
         schema=SCHEMA,
@@ -28,8 +45,10 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
         outbox=outbox,
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
-        subscriptions=handlers.subscriptions(limit=timedelta(hours=settings.recording_limit_hours)),
+        subscriptions=handlers.subscriptions(standard=standard),
+        housekeeping=[("deadline-sweeper", (settings.sweep_seconds, sweep))],
     )
     app = create_service_app(runtime, title="crimerec auditor", description=DESCRIPTION, routers=[api.router])
     app.state.settings = settings
+    app.state.standard = standard
     return app

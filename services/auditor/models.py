@@ -1,6 +1,21 @@
-"""The auditor's own projection of contacts and crimes (pseudonymous: no names or contact details)."""
+"""The auditor's own projection (pseudonymous: no names or contact details), its flags, subscriptions and audits."""
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from services.runtime.access_log import access_log_tables
 from services.runtime.messaging import inbox_table, outbox_table
@@ -8,17 +23,25 @@ from services.runtime.messaging import inbox_table, outbox_table
 SCHEMA = "auditor"
 metadata = MetaData(schema=SCHEMA)
 
+TS = DateTime(timezone=True)
+
 contacts = Table(
     "contacts",
     metadata,
     Column("contact_id", Uuid, primary_key=True),
     Column("force", String(10)),
     Column("category", String(20)),
-    Column("received_at", DateTime(timezone=True)),
-    Column("recording_deadline", DateTime(timezone=True)),
+    Column("channel", String(20)),
+    Column("received_at", TS),
+    Column("recording_deadline", TS),
     Column("expected_crimes", Integer),
     Column("outcome", String(20)),
-    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_at", TS),
+    # What the contact reported, without names: enough for the detectors to judge it.
+    Column("facts", JSONB),
+    Column("decision", JSONB),
+    Column("deadline_checked", Boolean, nullable=False, server_default=text("false")),
+    Index("auditor_contacts_due", "recording_deadline", postgresql_where=text("deadline_checked = false")),
 )
 
 crimes = Table(
@@ -30,8 +53,101 @@ crimes = Table(
     Column("ho_class", String(10), nullable=False),
     Column("audit_category", String(20), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Column("recording_deadline", DateTime(timezone=True), nullable=False),
+    Column("victim_ref", String(50)),
+    Column("incident_ref", String(50)),
+    Column("recorded_at", TS, nullable=False),
+    Column("recording_deadline", TS, nullable=False),
+    Column("received_at", TS),
+)
+
+n100s = Table(
+    "n100s",
+    metadata,
+    Column("n100_id", Uuid, primary_key=True),
+    Column("contact_id", Uuid, nullable=False, index=True),
+    Column("force", String(10), nullable=False),
+    Column("recorded_at", TS, nullable=False),
+)
+
+removals = Table(
+    "removals",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("crime_reference", String(40), nullable=False, index=True),
+    Column("contact_id", Uuid, nullable=False),
+    Column("force", String(10), nullable=False),
+    Column("kind", String(20), nullable=False),  # cancelled | transferred
+    Column("code", String(2), nullable=False),
+    Column("audit_category", String(20), nullable=False),
+    Column("ho_class", String(10), nullable=False),
+    Column("removed_at", TS, nullable=False),
+    Column("notify_by", TS, nullable=False),
+    Column("victim_told", Boolean, nullable=False),
+    Column("judged_correct", Boolean, nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Column("notice_checked", Boolean, nullable=False, server_default=text("false")),
+    Index("auditor_removals_due", "notify_by", postgresql_where=text("notice_checked = false")),
+)
+
+notifications = Table(
+    "victim_notifications",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("crime_reference", String(40), nullable=False, index=True),
+    Column("notified_at", TS, nullable=False),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("flag_id", BigInteger, primary_key=True, autoincrement=True),
+    Column("rule", String(40), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("force", String(10), nullable=False),
+    Column("contact_id", Uuid, nullable=False, index=True),
+    Column("crime_reference", String(40)),
+    Column("subject", String(100), nullable=False),
+    Column("audit_category", String(20)),
+    Column("explanation", Text, nullable=False),
+    Column("evidence", JSONB, nullable=False),
+    Column("raised_at", TS, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("resolution", String(20)),
+    Column("cured_by", JSONB),
+    Column("updated_at", TS, nullable=False),
+    # Raised once: a replay of the same events finds the flag already there.
+    UniqueConstraint("rule", "subject", name="flags_raised_once"),
+    Index("auditor_flags_force_raised", "force", "raised_at"),
+)
+
+flag_history = Table(
+    "flag_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("flag_id", BigInteger, nullable=False, index=True),
+    Column("at", TS, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("by_principal", String(32)),
+    Column("note", Text),
+)
+
+clock = Table(
+    "clock",
+    metadata,
+    Column("source", String(50), primary_key=True),
+    Column("event_time", TS, nullable=False),
+)
+
+alert_stream = Table(
+    "alert_stream",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=True),
+    Column("flag_id", BigInteger, nullable=False),
+    Column("force", String(10), nullable=False),
+    Column("rule", String(40), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("body", JSONB, nullable=False),
 )
 
 outbox = outbox_table(metadata)

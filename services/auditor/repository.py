@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auditor.models import contacts, crimes
+from services.auditor.models import (
+    alert_stream,
+    clock,
+    contacts,
+    crimes,
+    flag_history,
+    flags,
+    n100s,
+    notifications,
+    removals,
+)
+from services.auditor.rules.facts import ContactState, CrimeFact, DecisionFact, ReportedFacts
 
 
 async def upsert_contact(session: AsyncSession, contact_id: UUID, **values: Any) -> None:
@@ -31,6 +43,11 @@ async def upsert_crime(session: AsyncSession, *, crime_reference: str, **values:
     )
 
 
+async def update_crime(session: AsyncSession, crime_reference: str, **values: Any) -> None:
+    """Changes a crime the projection already holds (status, class)."""
+    await session.execute(update(crimes).where(crimes.c.crime_reference == crime_reference).values(**values))
+
+
 async def get_contact(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
     """The auditor's view of a contact."""
     return (await session.execute(select(contacts).where(contacts.c.contact_id == contact_id))).first()
@@ -43,3 +60,249 @@ async def crimes_of(session: AsyncSession, contact_id: UUID) -> Sequence[Row[Any
             select(crimes).where(crimes.c.contact_id == contact_id).order_by(crimes.c.crime_reference)
         )
     ).all()
+
+
+async def crime_is_live(session: AsyncSession, *, crime_reference: str, force: str) -> bool:
+    """Whether a crime of this force is recorded and not cancelled or transferred."""
+    status = await session.scalar(
+        select(crimes.c.status).where(crimes.c.crime_reference == crime_reference, crimes.c.force == force)
+    )
+    return status == "recorded"
+
+
+async def contact_state(session: AsyncSession, contact_id: UUID) -> ContactState | None:
+    """Everything the detectors need about one contact."""
+    row = await get_contact(session, contact_id)
+    if row is None:
+        return None
+    crime_rows = await crimes_of(session, contact_id)
+    n100_count = await session.scalar(select(func.count()).select_from(n100s).where(n100s.c.contact_id == contact_id))
+    decision = None
+    if row.decision:
+        d = row.decision
+        decision = DecisionFact(
+            outcome=d["outcome"],
+            decided_at=datetime.fromisoformat(d["decided_at"]),
+            decided_by=d.get("decided_by"),
+            credible_evidence=d.get("credible_evidence"),
+            rationale=d.get("rationale", ""),
+        )
+    return ContactState(
+        contact_id=str(contact_id),
+        force=row.force,
+        received_at=row.received_at,
+        recording_deadline=row.recording_deadline,
+        facts=ReportedFacts.from_json(row.facts) if row.facts else None,
+        decision=decision,
+        crimes=tuple(
+            CrimeFact(c.crime_reference, c.ho_class, c.audit_category, c.status, c.recorded_at, c.recording_deadline)
+            for c in crime_rows
+        ),
+        n100s=int(n100_count or 0),
+    )
+
+
+async def insert_n100(session: AsyncSession, **values: Any) -> None:
+    """Notes an N100 record."""
+    await session.execute(pg_insert(n100s).values(**values).on_conflict_do_nothing())
+
+
+async def insert_removal(session: AsyncSession, **values: Any) -> None:
+    """Notes a cancellation or transfer."""
+    await session.execute(pg_insert(removals).values(**values).on_conflict_do_nothing())
+
+
+async def insert_notification(session: AsyncSession, **values: Any) -> None:
+    """Notes that a victim was told."""
+    await session.execute(pg_insert(notifications).values(**values).on_conflict_do_nothing())
+
+
+async def notifications_for(session: AsyncSession, crime_reference: str) -> list[datetime]:
+    """When the victim of a crime was told (of its removal)."""
+    return list(
+        (
+            await session.scalars(
+                select(notifications.c.notified_at).where(notifications.c.crime_reference == crime_reference)
+            )
+        ).all()
+    )
+
+
+async def removals_of(session: AsyncSession, crime_reference: str) -> Sequence[Row[Any]]:
+    """The removals of a crime."""
+    return (await session.execute(select(removals).where(removals.c.crime_reference == crime_reference))).all()
+
+
+async def contacts_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> list[UUID]:
+    """Contacts whose recording deadline has passed and which have not been checked at it yet (locked)."""
+    return list(
+        (
+            await session.scalars(
+                select(contacts.c.contact_id)
+                .where(contacts.c.deadline_checked.is_(False), contacts.c.recording_deadline <= now)
+                .order_by(contacts.c.recording_deadline)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+
+
+async def mark_deadline_checked(session: AsyncSession, contact_ids: Sequence[UUID]) -> None:
+    """Notes that contacts were checked at their deadline."""
+    await session.execute(update(contacts).where(contacts.c.contact_id.in_(contact_ids)).values(deadline_checked=True))
+
+
+async def removals_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> Sequence[Row[Any]]:
+    """Removals whose victim-notice limit has passed and which have not been checked yet (locked)."""
+    return (
+        await session.execute(
+            select(removals)
+            .where(removals.c.notice_checked.is_(False), removals.c.notify_by <= now)
+            .order_by(removals.c.notify_by)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def mark_notice_checked(session: AsyncSession, event_ids: Sequence[UUID]) -> None:
+    """Notes that removals were checked at their victim-notice limit."""
+    await session.execute(update(removals).where(removals.c.event_id.in_(event_ids)).values(notice_checked=True))
+
+
+# ------------------------------------------------------------------------------------------------ flags
+
+
+async def insert_flag(session: AsyncSession, values: dict[str, Any]) -> Row[Any] | None:
+    """Stores a new flag; None when the same rule already flagged the same subject (raised once)."""
+    return (
+        await session.execute(
+            pg_insert(flags).values(**values).on_conflict_do_nothing(constraint="flags_raised_once").returning(flags)
+        )
+    ).first()
+
+
+async def set_flag_status(
+    session: AsyncSession, *, flag_id: int, status: str, resolution: str | None, now: datetime
+) -> Row[Any] | None:
+    """Moves a flag to a new status."""
+    return (
+        await session.execute(
+            update(flags)
+            .where(flags.c.flag_id == flag_id)
+            .values(status=status, resolution=resolution, updated_at=now)
+            .returning(flags)
+        )
+    ).first()
+
+
+async def cure_flags(
+    session: AsyncSession, *, rule: str, subject: str, cured_by: dict[str, Any], now: datetime
+) -> Sequence[Row[Any]]:
+    """Marks a rule's open or acknowledged flag on a subject cured; returns the flags it cured."""
+    return (
+        await session.execute(
+            update(flags)
+            .where(flags.c.rule == rule, flags.c.subject == subject, flags.c.status.in_(["open", "acknowledged"]))
+            .values(status="cured", cured_by=cured_by, updated_at=now)
+            .returning(flags)
+        )
+    ).all()
+
+
+async def add_flag_history(
+    session: AsyncSession, *, flag_id: int, at: datetime, status: str, by: str | None, note: str | None
+) -> None:
+    """Appends to a flag's history."""
+    await session.execute(
+        insert(flag_history).values(flag_id=flag_id, at=at, status=status, by_principal=by, note=note)
+    )
+
+
+async def flag_history_of(session: AsyncSession, flag_id: int) -> Sequence[Row[Any]]:
+    """A flag's history, oldest first."""
+    return (
+        await session.execute(select(flag_history).where(flag_history.c.flag_id == flag_id).order_by(flag_history.c.id))
+    ).all()
+
+
+async def get_flag(session: AsyncSession, flag_id: int, *, lock: bool = False) -> Row[Any] | None:
+    """One flag."""
+    query = select(flags).where(flags.c.flag_id == flag_id)
+    return (await session.execute(query.with_for_update() if lock else query)).first()
+
+
+async def list_flags(
+    session: AsyncSession,
+    *,
+    force: str,
+    rule: str | None = None,
+    status: str | None = None,
+    severities: Sequence[str] | None = None,
+    contact_id: UUID | None = None,
+    crime_reference: str | None = None,
+    raised_from: datetime | None = None,
+    raised_to: datetime | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> Sequence[Row[Any]]:
+    """A force's flags, filtered, oldest first (keyset pagination after a flag id)."""
+    query = select(flags).where(flags.c.force == force)
+    if rule:
+        query = query.where(flags.c.rule == rule)
+    if status:
+        query = query.where(flags.c.status == status)
+    if severities:
+        query = query.where(flags.c.severity.in_(list(severities)))
+    if contact_id:
+        query = query.where(flags.c.contact_id == contact_id)
+    if crime_reference:
+        query = query.where(flags.c.crime_reference == crime_reference)
+    if raised_from:
+        query = query.where(flags.c.raised_at >= raised_from)
+    if raised_to:
+        query = query.where(flags.c.raised_at < raised_to)
+    if after:
+        query = query.where(flags.c.flag_id > after)
+    return (await session.execute(query.order_by(flags.c.flag_id).limit(limit))).all()
+
+
+async def append_alert(session: AsyncSession, *, flag: Row[Any], at: datetime, body: dict[str, Any]) -> None:
+    """Adds a flag change to the resumable alert stream (SSE)."""
+    await session.execute(
+        insert(alert_stream).values(
+            flag_id=flag.flag_id, force=flag.force, rule=flag.rule, severity=flag.severity, at=at, body=body
+        )
+    )
+
+
+async def alerts_after(session: AsyncSession, *, force: str, after: int, limit: int = 500) -> Sequence[Row[Any]]:
+    """A force's alerts after a stream position, in order."""
+    return (
+        await session.execute(
+            select(alert_stream)
+            .where(alert_stream.c.force == force, alert_stream.c.seq > after)
+            .order_by(alert_stream.c.seq)
+            .limit(limit)
+        )
+    ).all()
+
+
+# ------------------------------------------------------------------------------------------------ clock
+
+
+async def advance_clock(session: AsyncSession, *, source: str, event_time: datetime) -> None:
+    """Moves a source's event-time mark forward (never back)."""
+    await session.execute(
+        pg_insert(clock)
+        .values(source=source, event_time=event_time)
+        .on_conflict_do_update(
+            index_elements=["source"], set_={"event_time": func.greatest(clock.c.event_time, event_time)}
+        )
+    )
+
+
+async def watermark(session: AsyncSession) -> datetime | None:
+    """The event time every source has reached: the earliest of their marks."""
+    return await session.scalar(select(func.min(clock.c.event_time)))

@@ -1,50 +1,425 @@
-"""The auditor's projection: what was reported, what was decided, what was recorded, and when it was due."""
+"""The auditor's work: project every event, judge it by the rules the moment a breach can be known, raise each
+flag once (alerting supervisors through the outbox), and cure flags a later event mends."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
+from sqlalchemy import Row
+
+from schemas import topics
+from schemas.catalogue import OffenceCatalogue
 from schemas.envelope import Envelope
-from schemas.events import ContactDecided, ContactReceived, CrimeRecorded
+from schemas.events import (
+    ContactDecided,
+    ContactReceived,
+    CrimeCancelled,
+    CrimeReclassified,
+    CrimeRecorded,
+    CrimeTransferred,
+    EventPayload,
+    FlagRaised,
+    FlagStatus,
+    FlagUpdated,
+    N100Recorded,
+    VictimNotified,
+    envelope_for,
+)
 from services.auditor import repository
-from services.auditor.rules.counting import expected_crimes
+from services.auditor.rules import detectors
+from services.auditor.rules.counting import required_crimes
+from services.auditor.rules.detectors import FlagDraft, Rule
+from services.auditor.rules.facts import CrimeFact, ReportedFacts
+from services.auditor.rules.policy import AuditPolicy
 from services.runtime.messaging import UnitOfWork
 
+PRODUCER = "auditor"
 
-async def project_contact(uow: UnitOfWork, envelope: Envelope, received: ContactReceived, *, limit: timedelta) -> None:
-    """Notes a contact: its deadline from receipt (event time) and the crimes the counting rules expect."""
+
+@dataclass(frozen=True)
+class Standard:
+    """What the auditor judges by: the offence catalogue and the force policy."""
+
+    catalogue: OffenceCatalogue
+    policy: AuditPolicy
+
+
+# ------------------------------------------------------------------------------------------------ projection
+
+
+async def on_event(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, *, standard: Standard) -> None:
+    """Projects one event and judges what it makes knowable."""
+    match payload:
+        case ContactReceived():
+            await _received(uow, envelope, payload, standard)
+        case ContactDecided():
+            await _decided(uow, envelope, payload, standard)
+        case CrimeRecorded():
+            await _crime_recorded(uow, envelope, payload, standard)
+        case CrimeCancelled() | CrimeTransferred():
+            await _removed(uow, envelope, payload, standard)
+        case CrimeReclassified():
+            await _reclassified(uow, envelope, payload, standard)
+        case N100Recorded():
+            await repository.insert_n100(
+                uow.session, n100_id=payload.n100_id, contact_id=payload.contact_id, force=payload.force,
+                recorded_at=payload.recorded_at,
+            )  # fmt: skip
+            await cure(uow, Rule.RAPE_WITHOUT_N100, str(payload.contact_id), envelope, "an N100 was recorded")
+        case VictimNotified():
+            await repository.insert_notification(
+                uow.session, event_id=envelope.event_id, crime_reference=payload.crime_reference,
+                notified_at=payload.notified_at,
+            )  # fmt: skip
+            for removal in await repository.removals_of(uow.session, payload.crime_reference):
+                if payload.notified_at <= removal.notify_by:
+                    await cure(
+                        uow, Rule.CANCELLATION_VICTIM_NOT_TOLD, str(removal.event_id), envelope,
+                        f"the victim was told on {payload.notified_at.isoformat()}",
+                    )  # fmt: skip
+    source = topics.CONTACTS if isinstance(payload, ContactReceived) else topics.RECORDS
+    await repository.advance_clock(uow.session, source=source, event_time=envelope.occurred_at)
+
+
+async def _received(uow: UnitOfWork, envelope: Envelope, received: ContactReceived, standard: Standard) -> None:
+    facts = ReportedFacts.of(received.contact)
     await repository.upsert_contact(
         uow.session,
         received.contact_id,
         force=received.force,
-        category=received.contact.incident.category,
+        category=received.contact.incident.category.value,
+        channel=received.contact.channel.value,
         received_at=received.received_at,
-        recording_deadline=received.received_at + limit,
-        expected_crimes=expected_crimes(received.contact),
+        # The deadline runs from receipt (event time), never from when this event was processed.
+        recording_deadline=received.received_at + standard.policy.recording_limit,
+        expected_crimes=required_crimes(facts, standard.catalogue),
+        facts=facts.to_json(),
     )
+    await _judge_decision(uow, received.contact_id, envelope, standard)
 
 
-async def project_decision(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided) -> None:
-    """Notes the recorder's decision on a contact."""
+async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided, standard: Standard) -> None:
     await repository.upsert_contact(
         uow.session,
         decided.contact_id,
         force=decided.force,
         outcome=decided.outcome.value,
         decided_at=decided.decided_at,
+        decision={
+            "outcome": decided.outcome.value,
+            "decided_at": decided.decided_at.isoformat(),
+            "decided_by": decided.decided_by.principal if decided.decided_by else None,
+            "credible_evidence": decided.credible_evidence,
+            "rationale": decided.rationale[:2000],
+            "event_id": str(envelope.event_id),
+        },
     )
+    if decided.outcome.value in detectors.VALID_NON_RECORDING:
+        await cure(uow, Rule.MISSING_RECORD, str(decided.contact_id), envelope, f"decided as {decided.outcome.value}")
+    await _judge_decision(uow, decided.contact_id, envelope, standard)
 
 
-async def project_crime(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecorded) -> None:
-    """Notes a recorded crime."""
+async def _judge_decision(uow: UnitOfWork, contact_id: UUID, envelope: Envelope, standard: Standard) -> None:
+    """The rules that can be judged once both the report and the decision are known (in either order)."""
+    state = await repository.contact_state(uow.session, contact_id)
+    if state is None or state.facts is None or state.decision is None:
+        return
+    drafts = [
+        *detectors.under_count(state, catalogue=standard.catalogue),
+        *detectors.unjustified_non_crime(state, catalogue=standard.catalogue),
+        *detectors.rape_without_n100(state, catalogue=standard.catalogue),
+    ]
+    await raise_flags(uow, drafts, force=state.force, contact_id=contact_id, at=envelope.occurred_at, envelope=envelope)
+
+
+async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecorded, standard: Standard) -> None:
     await repository.upsert_crime(
         uow.session,
         crime_reference=crime.crime_reference,
         contact_id=crime.contact_id,
         force=crime.force,
         ho_class=crime.ho_class,
-        audit_category=crime.audit_category,
+        audit_category=crime.audit_category.value,
         status="recorded",
+        victim_ref=crime.victim_ref,
+        incident_ref=crime.incident_ref,
         recorded_at=crime.recorded_at,
         recording_deadline=crime.recording_deadline,
+        received_at=crime.received_at,
     )
+    # The contact row may not exist yet (records and contacts are different topics): make sure it does.
+    await repository.upsert_contact(uow.session, crime.contact_id, force=crime.force)
+    fact = CrimeFact(
+        crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at,
+        crime.recording_deadline,
+    )  # fmt: skip
+    state = await repository.contact_state(uow.session, crime.contact_id)
+    assert state is not None
+    await raise_flags(
+        uow, detectors.late_record(state, fact), force=crime.force, contact_id=crime.contact_id,
+        at=crime.recorded_at, envelope=envelope,
+    )  # fmt: skip
+    await cure(uow, Rule.MISSING_RECORD, str(crime.contact_id), envelope, f"{crime.crime_reference} was recorded")
+    if state.facts is not None and len(state.crimes) >= required_crimes(state.facts, standard.catalogue):
+        await cure(uow, Rule.UNDER_COUNT, str(crime.contact_id), envelope, "the missing crimes were recorded")
+    if crime.audit_category.value == "rape":
+        await cure(uow, Rule.RAPE_WITHOUT_N100, str(crime.contact_id), envelope, "recorded as rape")
+
+
+async def _removed(
+    uow: UnitOfWork, envelope: Envelope, removal: CrimeCancelled | CrimeTransferred, standard: Standard
+) -> None:
+    kind = "transferred" if isinstance(removal, CrimeTransferred) else "cancelled"
+    session = uow.session
+    duplicate = removal.grounds.duplicate_of
+    live = set()
+    if duplicate and await repository.crime_is_live(session, crime_reference=duplicate, force=removal.force):
+        live.add(duplicate)
+    fact = detectors.Removal(
+        event_id=str(envelope.event_id),
+        kind=kind,
+        crime_reference=removal.crime_reference,
+        contact_id=str(removal.contact_id),
+        force=removal.force,
+        ho_class=removal.ho_class,
+        audit_category=removal.audit_category.value,
+        code=removal.grounds.code.value,
+        grounds=removal.grounds.model_dump(mode="json"),
+        request_id=str(removal.request_id) if removal.request_id else None,
+        requested_by=removal.requested_by.model_dump(mode="json") if removal.requested_by else None,
+        authorised_by=removal.authorised_by.model_dump(mode="json") if removal.authorised_by else None,
+        authority_mode=removal.authority_mode.value,
+        removed_at=removal.authorised_at,
+        victim_informed=removal.victim_informed,
+        victim_informed_at=removal.victim_informed_at,
+    )
+    grounds = detectors.cancellation_without_grounds(fact, live_crimes=live)
+    authority = detectors.cancellation_wrong_authority(fact, policy=standard.policy)
+    await repository.update_crime(session, removal.crime_reference, status=kind)
+    await repository.insert_removal(
+        session,
+        event_id=envelope.event_id,
+        crime_reference=removal.crime_reference,
+        contact_id=removal.contact_id,
+        force=removal.force,
+        kind=kind,
+        code=fact.code,
+        audit_category=fact.audit_category,
+        ho_class=removal.ho_class,
+        removed_at=fact.removed_at,
+        notify_by=fact.removed_at + standard.policy.victim_notice,
+        victim_told=bool(removal.victim_informed),
+        judged_correct=not grounds and not authority,
+        detail={
+            "grounds": fact.grounds,
+            "requested_by": fact.requested_by,
+            "authorised_by": fact.authorised_by,
+            "authority_mode": fact.authority_mode,
+            "request_id": fact.request_id,
+        },
+    )
+    drafts = [*grounds, *authority, *detectors.high_risk_cancellation(fact)]
+    await raise_flags(
+        uow, drafts, force=removal.force, contact_id=removal.contact_id, at=removal.authorised_at, envelope=envelope
+    )
+
+
+async def _reclassified(uow: UnitOfWork, envelope: Envelope, change: CrimeReclassified, standard: Standard) -> None:
+    await repository.update_crime(
+        uow.session, change.crime_reference, ho_class=change.new_class, audit_category=change.new_audit_category.value
+    )
+    drafts = detectors.downgrade(
+        contact_id=str(change.contact_id),
+        crime_reference=change.crime_reference,
+        event_id=str(envelope.event_id),
+        previous_class=change.previous_class,
+        new_class=change.new_class,
+        new_information=change.new_information,
+        catalogue=standard.catalogue,
+    )
+    for draft in drafts:
+        draft.evidence["reclassified_by"] = change.reclassified_by.model_dump(mode="json")
+        draft.evidence["reason"] = change.reason
+    await raise_flags(
+        uow, drafts, force=change.force, contact_id=change.contact_id, at=change.reclassified_at, envelope=envelope
+    )
+
+
+# ------------------------------------------------------------------------------------------------ deadlines
+
+
+async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard) -> int:
+    """Judges every contact whose recording deadline, and every removal whose victim-notice limit, `now` has
+    passed; returns how many it judged."""
+    session = uow.session
+    due = await repository.contacts_due(session, now=now)
+    for contact_id in due:
+        state = await repository.contact_state(session, contact_id)
+        if state is None or state.recording_deadline is None:
+            continue
+        drafts = detectors.missing_record(state, now=now, catalogue=standard.catalogue)
+        await raise_flags(uow, drafts, force=state.force, contact_id=contact_id, at=state.recording_deadline)
+    if due:
+        await repository.mark_deadline_checked(session, due)
+    removals = await repository.removals_due(session, now=now)
+    for row in removals:
+        fact = _removal_fact(row)
+        told = await repository.notifications_for(session, row.crime_reference)
+        drafts = detectors.victim_not_told(fact, notified_at=told, now=now, policy=standard.policy)
+        await raise_flags(uow, drafts, force=row.force, contact_id=row.contact_id, at=row.notify_by)
+    if removals:
+        await repository.mark_notice_checked(session, [r.event_id for r in removals])
+    return len(due) + len(removals)
+
+
+def _removal_fact(row: Row[Any]) -> detectors.Removal:
+    detail = row.detail
+    return detectors.Removal(
+        event_id=str(row.event_id),
+        kind=row.kind,
+        crime_reference=row.crime_reference,
+        contact_id=str(row.contact_id),
+        force=row.force,
+        ho_class=row.ho_class,
+        audit_category=row.audit_category,
+        code=row.code,
+        grounds=detail["grounds"],
+        request_id=detail.get("request_id"),
+        requested_by=detail.get("requested_by"),
+        authorised_by=detail.get("authorised_by"),
+        authority_mode=detail.get("authority_mode", "enforce"),
+        removed_at=row.removed_at,
+        victim_informed=row.victim_told,
+        victim_informed_at=None,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ flags
+
+
+def flag_payload(flag: Row[Any], model: type[FlagRaised] | type[FlagUpdated], note: str | None = None) -> EventPayload:
+    """A flag as published on the alerts topic."""
+    return model(
+        contact_id=flag.contact_id,
+        flag_id=flag.flag_id,
+        rule=flag.rule,
+        severity=flag.severity,
+        force=flag.force,
+        crime_reference=flag.crime_reference,
+        audit_category=flag.audit_category,
+        explanation=flag.explanation,
+        evidence=flag.evidence,
+        raised_at=flag.raised_at,
+        status=FlagStatus(flag.status),
+        resolution=flag.resolution,
+        note=note,
+    )
+
+
+async def _announce(
+    uow: UnitOfWork,
+    flag: Row[Any],
+    model: type[FlagRaised] | type[FlagUpdated],
+    *,
+    at: datetime,
+    note: str | None,
+    cause: Envelope | None,
+) -> None:
+    payload = flag_payload(flag, model, note)
+    envelope = envelope_for(
+        payload,
+        producer=PRODUCER,
+        correlation_id=cause.correlation_id if cause else flag.contact_id,
+        causation_id=cause.event_id if cause else None,
+    )
+    uow.emit(topics.ALERTS, envelope)
+    await repository.append_alert(
+        uow.session, flag=flag, at=at, body={"event": payload.EVENT_TYPE, **payload.model_dump(mode="json")}
+    )
+
+
+async def raise_flags(
+    uow: UnitOfWork,
+    drafts: Sequence[FlagDraft],
+    *,
+    force: str,
+    contact_id: UUID,
+    at: datetime,
+    envelope: Envelope | None = None,
+) -> list[Row[Any]]:
+    """Raises each flag not raised before (a replay raises nothing new) and alerts on it; returns the new ones."""
+    raised = []
+    for draft in drafts:
+        evidence = dict(draft.evidence)
+        if envelope is not None:
+            evidence.setdefault("event_id", str(envelope.event_id))
+            evidence.setdefault("event_type", envelope.event_type)
+        flag = await repository.insert_flag(
+            uow.session,
+            {
+                "rule": draft.rule.value,
+                "severity": draft.severity.value,
+                "force": force,
+                "contact_id": contact_id,
+                "crime_reference": draft.crime_reference,
+                "subject": draft.subject,
+                "audit_category": draft.audit_category,
+                "explanation": draft.explanation,
+                "evidence": evidence,
+                "raised_at": at,
+                "status": FlagStatus.OPEN.value,
+                "updated_at": at,
+            },
+        )
+        if flag is None:
+            continue
+        await repository.add_flag_history(uow.session, flag_id=flag.flag_id, at=at, status="open", by=None, note=None)
+        await _announce(uow, flag, FlagRaised, at=at, note=None, cause=envelope)
+        raised.append(flag)
+    return raised
+
+
+async def cure(uow: UnitOfWork, rule: Rule, subject: str, envelope: Envelope, why: str) -> None:
+    """Marks a rule's flag on a subject cured by a later event, saying by what."""
+    cured_by = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, "why": why}
+    for flag in await repository.cure_flags(
+        uow.session, rule=rule.value, subject=subject, cured_by=cured_by, now=envelope.occurred_at
+    ):
+        await repository.add_flag_history(
+            uow.session, flag_id=flag.flag_id, at=envelope.occurred_at, status="cured", by=None, note=why
+        )
+        await _announce(uow, flag, FlagUpdated, at=envelope.occurred_at, note=f"cured: {why}", cause=envelope)
+
+
+async def change_flag(
+    uow: UnitOfWork,
+    *,
+    flag_id: int,
+    force: str,
+    by: str,
+    status: FlagStatus,
+    resolution: str | None,
+    note: str,
+    now: datetime,
+) -> Row[Any] | str:
+    """A person acknowledges or resolves a flag; returns the flag, or why it cannot change."""  # fmt: skip
+    flag = await repository.get_flag(uow.session, flag_id, lock=True)
+    if flag is None or flag.force != force:
+        return "not found"
+    allowed = {
+        FlagStatus.ACKNOWLEDGED: {FlagStatus.OPEN.value},
+        FlagStatus.RESOLVED: {FlagStatus.OPEN.value, FlagStatus.ACKNOWLEDGED.value},
+    }[status]
+    if flag.status not in allowed:
+        return f"a {flag.status} flag cannot become {status.value}"
+    updated = await repository.set_flag_status(
+        uow.session, flag_id=flag_id, status=status.value, resolution=resolution, now=now
+    )
+    assert updated is not None
+    await repository.add_flag_history(uow.session, flag_id=flag_id, at=now, status=status.value, by=by, note=note)
+    await _announce(uow, updated, FlagUpdated, at=now, note=note, cause=None)
+    return updated

@@ -135,7 +135,12 @@ async def record_contact(
             uow, events, contact=payload.contact, contact_id=payload.contact_id, reason=decision.rationale,
             crime_reference=None, by=None, now=now, catalogue=policy.catalogue,
         )  # fmt: skip
-    events.emit(_decided(payload.contact_id, payload.force, payload.received_at, decision, references, None, now))
+    events.emit(
+        _decided(
+            payload.contact_id, payload.force, payload.received_at, decision, references, None, now,
+            credible_evidence=payload.contact.credible_evidence_to_contrary,
+        )
+    )  # fmt: skip
 
 
 def _decided(
@@ -146,6 +151,7 @@ def _decided(
     references: list[str],
     by: Actor | None,
     now: datetime,
+    credible_evidence: str | None = None,
 ) -> ContactDecided:
     return ContactDecided(
         contact_id=contact_id,
@@ -161,6 +167,7 @@ def _decided(
         problems=list(decision.problems),
         n100=decision.n100,
         transfer_to=decision.transfer_to,
+        credible_evidence=credible_evidence if decision.outcome is Outcome.CRI else None,
     )
 
 
@@ -442,7 +449,12 @@ async def resolve_pending(
             uow, events, contact=contact, contact_id=contact_id, reason=decision.rationale, crime_reference=None,
             by=by, now=now, catalogue=policy.catalogue,
         )  # fmt: skip
-    events.emit(_decided(contact_id, current.force, current.received_at, decision, references, by, now))
+    events.emit(
+        _decided(
+            contact_id, current.force, current.received_at, decision, references, by, now,
+            credible_evidence=resolution.credible_evidence,
+        )
+    )  # fmt: skip
     return decision
 
 

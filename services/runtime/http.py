@@ -52,6 +52,7 @@ class ServiceRuntime:
     housekeeping: Sequence[tuple[str, Housekeeping]] = ()
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     producer_started: bool = False
+    runners: dict[str, ConsumerRunner] = field(default_factory=dict)
 
     def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         """A transaction whose staged events reach the outbox when it commits."""
@@ -110,9 +111,14 @@ class ServiceRuntime:
                 self.producer = create_producer(self.settings.engines, client_id=f"crimerec-{self.name}")
                 await backoff.sleep()
 
+    def caught_up(self) -> bool:
+        """True when every consumer has handled every event it has been given (no lag at its last poll)."""
+        return bool(self.runners) and all(r.caught_up for r in self.runners.values())
+
     async def _keep_running(self, runner: ConsumerRunner) -> None:
         # A consumer that falls over (broker gone, group coordinator lost) is rebuilt, never abandoned.
         while True:
+            self.runners[runner.subscription.name] = runner
             try:
                 await runner.run()
             except asyncio.CancelledError:

@@ -280,6 +280,7 @@ class ConsumerRunner:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         )
+        self.caught_up = False  # True when the last poll found nothing new: every assigned event is handled
 
     async def run(self) -> None:
         """Consumes until cancelled; never stops on one bad event."""
@@ -290,6 +291,7 @@ class ConsumerRunner:
                 for tp, records in batches.items():
                     await self.process(records)
                     await self._commit(tp, records[-1].offset + 1)
+                self.caught_up = not batches and bool(self.consumer.assignment())
         finally:
             await self.consumer.stop()
 

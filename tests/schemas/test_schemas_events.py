@@ -104,6 +104,8 @@ def test_the_registry_names_every_event_type() -> None:
         "crime.transferred",
         "n100.recorded",
         "victim.notified",
+        "flag.raised",
+        "flag.updated",
     }
     for event_type, model in EVENT_TYPES.items():
         assert event_type == model.EVENT_TYPE
@@ -126,7 +128,8 @@ def test_every_event_type_has_a_topic() -> None:
         "contact.received": topics.CONTACTS
     }
     assert set(EVENT_TOPICS) == set(EVENT_TYPES)
-    assert set(EVENT_TOPICS.values()) == {topics.CONTACTS, topics.RECORDS}
+    assert {event for event, topic in EVENT_TOPICS.items() if topic == topics.ALERTS} == {"flag.raised", "flag.updated"}
+    assert set(EVENT_TOPICS.values()) == {topics.CONTACTS, topics.RECORDS, topics.ALERTS}
 
 
 def test_roles_and_outcomes_are_the_design_s() -> None:

@@ -1,12 +1,54 @@
-"""How many crimes the counting rules require for a contact, judged independently of the recorder."""
+"""How many crimes the recording standard requires for a contact, judged independently of the recorder.
+
+The auditor repeats the standard's test in its own code, on purpose: it must find a records system's errors, so
+it cannot borrow that system's logic.
+"""
 
 from __future__ import annotations
 
+from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate
+from services.auditor.rules.facts import OffenceFact, ReportedFacts
+
+# NCRS: the victim's own account (or someone acting for them) is enough; a police officer or professional
+# reporting what they found makes out the points to prove for offences against the state.
+VICTIMS_OWN_ACCOUNT = frozenset({"victim", "acting_for_victim"})
+POINTS_MADE_OUT_BY = frozenset({"police", "professional"})
 
 
-def expected_crimes(contact: ContactCreate) -> int:
-    """HOCR section D (one crime per victim) and E (one per incident per victim): distinct victim-incident pairs."""
-    victimless = sum(1 for offence in contact.offences if offence.victim_ref is None)
-    pairs = {(o.victim_ref, o.incident_ref) for o in contact.offences if o.victim_ref is not None}
-    return len(pairs) + victimless
+def victim_account_stands(facts: ReportedFacts, victim_ref: str | None) -> bool:
+    """True when a victim-based offence rests on an identified victim's account (their own, or confirmed)."""
+    victim = next((v for v in facts.victims if v.ref == victim_ref), None)
+    if victim is None or not victim.identified:
+        return False
+    return facts.reporter in VICTIMS_OWN_ACCOUNT or victim.confirmed
+
+
+def recordable_now(facts: ReportedFacts, offence: OffenceFact, catalogue: OffenceCatalogue) -> bool:
+    """True when the standard requires this offence to be recorded at first contact."""
+    if facts.credible_evidence or catalogue.recordable(offence.ho_class) is not None:
+        return False
+    known = catalogue.get(offence.ho_class)
+    assert known is not None
+    if known.victim_based:
+        return victim_account_stands(facts, offence.victim_ref)
+    return facts.reporter in POINTS_MADE_OUT_BY
+
+
+def required_crimes(facts: ReportedFacts, catalogue: OffenceCatalogue) -> int:
+    """HOCR D (one crime per victim), E (one per victim per incident) and F (the principal offence only)."""
+    units: set[tuple[str, str | None, str | None]] = set()
+    for offence in facts.offences:
+        if not recordable_now(facts, offence, catalogue):
+            continue
+        if offence.victim_ref is not None:
+            units.add(("victim", offence.victim_ref, offence.incident_ref))
+        else:
+            # An offence against the state has no victim: each distinct offence in an incident is a crime.
+            units.add(("state", offence.ho_class, offence.incident_ref))
+    return len(units)
+
+
+def expected_crimes(contact: ContactCreate, catalogue: OffenceCatalogue | None = None) -> int:
+    """The crimes the counting rules require for a contact as received."""
+    return required_crimes(ReportedFacts.of(contact), catalogue or OffenceCatalogue.default())
