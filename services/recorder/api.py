@@ -293,8 +293,8 @@ def _refused(refusal: service.Refused) -> ProblemError:
     return ProblemError(refusal.status, refusal.title, refusal.detail, errors=errors)
 
 
-def _policy(request: Request) -> service.RecordingPolicy:
-    policy: service.RecordingPolicy = request.app.state.policy
+def _policy(request: Request) -> service.RecorderPolicy:
+    policy: service.RecorderPolicy = request.app.state.policy
     return policy
 
 

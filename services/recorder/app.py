@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from schemas.catalogue import OffenceCatalogue
 from services.recorder import api, handlers
 from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox, outbox
-from services.recorder.service import RecordingPolicy
+from services.recorder.service import RecorderPolicy
 from services.recorder.settings import RecorderSettings
 from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
@@ -23,7 +23,7 @@ rules version that made it. Authenticate with `Authorization: Bearer <key>`; you
 def create_app(settings: RecorderSettings | None = None) -> FastAPI:
     """The recorder HTTP app with its contacts consumer and outbox relay."""
     settings = settings or RecorderSettings()
-    policy = RecordingPolicy(
+    policy = RecorderPolicy(
         catalogue=OffenceCatalogue.default(),
         limit=timedelta(hours=settings.recording_limit_hours),
         authority=settings.authority,

@@ -8,12 +8,12 @@ from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import ContactReceived
 from services.recorder import service
-from services.recorder.service import RecordingPolicy
+from services.recorder.service import RecorderPolicy
 from services.runtime.kafka import Subscription
 from services.runtime.messaging import UnitOfWork
 
 
-def subscriptions(*, policy: RecordingPolicy) -> list[Subscription]:
+def subscriptions(*, policy: RecorderPolicy) -> list[Subscription]:
     """The recorder reads every contact."""
 
     async def on_contact(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:

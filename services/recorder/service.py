@@ -35,7 +35,7 @@ from schemas.events import (
 from services.recorder import repository
 from services.recorder.rules.authority import AuthorityPolicy, authority_problem
 from services.recorder.rules.cancellation import grounds_problems
-from services.recorder.rules.decision import CrimeToRecord, Decision, decide
+from services.recorder.rules.decision import CrimeToRecord, Decision, decide, rules_version
 from services.runtime.messaging import UnitOfWork
 
 PRODUCER = "recorder"
@@ -52,7 +52,7 @@ class Refused:
 
 
 @dataclass(frozen=True)
-class RecordingPolicy:
+class RecorderPolicy:
     """What the recorder applies: the catalogue, the recording limit, and each force's authority policy."""
 
     catalogue: OffenceCatalogue
@@ -89,7 +89,7 @@ class _Events:
 
 
 async def record_contact(
-    uow: UnitOfWork, received: Envelope, payload: ContactReceived, *, policy: RecordingPolicy
+    uow: UnitOfWork, received: Envelope, payload: ContactReceived, *, policy: RecorderPolicy
 ) -> None:
     """Decides a received contact by the rules and records its crimes, its N100 and any transfer, at once."""
     session = uow.session
@@ -180,7 +180,7 @@ async def _record_crimes(
     decision: Decision,
     by: Actor | None,
     now: datetime,
-    policy: RecordingPolicy,
+    policy: RecorderPolicy,
 ) -> list[str]:
     """Records the decision's crimes with gapless references; transfers any committed in another force's area."""
     crimes: Sequence[CrimeToRecord] = decision.crimes
@@ -339,7 +339,7 @@ class Resolution:
 
 
 async def resolve_pending(
-    uow: UnitOfWork, *, contact_id: UUID, by: Actor, resolution: Resolution, policy: RecordingPolicy
+    uow: UnitOfWork, *, contact_id: UUID, by: Actor, resolution: Resolution, policy: RecorderPolicy
 ) -> Refused | Decision:
     """A person decides a pending contact: records its crimes (counted by the rules), or CRI, non-crime or N100."""
     session = uow.session
@@ -400,6 +400,7 @@ async def resolve_pending(
                 rationale=f"{resolution.rationale} Credible evidence to the contrary: {resolution.credible_evidence}",
                 recording_deadline=current.recording_deadline,
                 n100=current.n100,
+                rules_version=rules_version(policy.catalogue),
             )
         case Outcome.NON_CRIME:
             if not (resolution.closing_category or "").strip():
@@ -413,6 +414,7 @@ async def resolve_pending(
                 rationale=f"{resolution.rationale} NSIR closing category: {resolution.closing_category}",
                 recording_deadline=current.recording_deadline,
                 n100=current.n100,
+                rules_version=rules_version(policy.catalogue),
             )
         case Outcome.N100:
             decision = Decision(
@@ -421,6 +423,7 @@ async def resolve_pending(
                 rationale=resolution.rationale,
                 recording_deadline=current.recording_deadline,
                 n100=True,
+                rules_version=rules_version(policy.catalogue),
             )
         case _:
             return Refused(422, "Request is not valid", "A pending contact cannot be decided as pending again.")
@@ -470,7 +473,7 @@ async def reclassify(
     reason: str,
     new_information: bool,
     new_information_detail: str | None,
-    policy: RecordingPolicy,
+    policy: RecorderPolicy,
 ) -> Refused | None:
     """Changes a recorded crime's class; leaving rape for another class keeps an N100 behind."""
     crime = await repository.lock_crime(uow.session, crime_reference)
@@ -593,7 +596,7 @@ async def request_cancellation(
 
 
 async def decide_cancellation(
-    uow: UnitOfWork, *, request_id: UUID, by: Actor, approve: bool, note: str, policy: RecordingPolicy
+    uow: UnitOfWork, *, request_id: UUID, by: Actor, approve: bool, note: str, policy: RecorderPolicy
 ) -> Refused | str:
     """An authoriser approves (the crime is cancelled or transferred) or rejects a request; returns its status."""
     session = uow.session

@@ -41,10 +41,13 @@ def required_crimes(facts: ReportedFacts, catalogue: OffenceCatalogue) -> int:
     for offence in facts.offences:
         if not recordable_now(facts, offence, catalogue):
             continue
-        if offence.victim_ref is not None:
+        known = catalogue.get(offence.ho_class)
+        assert known is not None
+        if known.victim_based:
             units.add(("victim", offence.victim_ref, offence.incident_ref))
         else:
-            # An offence against the state has no victim: each distinct offence in an incident is a crime.
+            # An offence against the state has no victim, even when the report names one: each distinct
+            # offence in an incident is a crime.
             units.add(("state", offence.ho_class, offence.incident_ref))
     return len(units)
 
