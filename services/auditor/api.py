@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import FlagStatus, Outcome, Role
 from services.auditor import repository, service
+from services.auditor.rules import statistics
 from services.auditor.rules.detectors import SEVERITY_ORDER, Rule, Severity
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
@@ -250,3 +251,135 @@ async def resolve(
 ) -> FlagDetail:
     """Closes a flag as corrected, justified or a false positive, with a note."""
     return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+STATS_READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR)
+
+
+class Rate(BaseModel):
+    """A proportion with its 95% Wilson interval, as the inspectorate reports it (e.g. 83.6% ± 1.85%)."""
+
+    numerator: int
+    denominator: int
+    rate: float | None = Field(description="numerator ÷ denominator; null with nothing to measure.")
+    ci_low: float | None
+    ci_high: float | None
+    margin: float | None = Field(description="Half the interval's width.")
+
+
+def _rate(p: statistics.Proportion) -> Rate:
+    return Rate(numerator=p.successes, denominator=p.trials, rate=p.rate, ci_low=p.low, ci_high=p.high, margin=p.margin)
+
+
+class RecordingStats(BaseModel):
+    """Recording rates for a force and period: crimes recorded ÷ crimes that should have been recorded."""
+
+    force: str
+    period_from: datetime
+    period_to: datetime
+    recording_rate: dict[str, Rate] = Field(description="overall, violence, sexual_offences, rape.")
+    recorded_within_limit: Rate = Field(description="Share of recorded crimes recorded within 24 hours.")
+    recorded_crime_12_months: int = Field(description="R: crimes recorded in the 12 months to the period's end.")
+    unrecorded_crimes_per_year: float | None = Field(description="The inspectorate's estimate: R × (1 − r) / r.")
+
+
+class CancellationRow(BaseModel):
+    """Cancellations of one audit category and how many the rules judge correct ("x of n correct")."""
+
+    audit_category: str
+    cancellations: int
+    correct: int
+    summary: str
+    correct_rate: Rate
+
+
+class CancellationStats(BaseModel):
+    """Cancellations and transfers decided by a person, by the inspectorate's four audit categories."""
+
+    force: str
+    period_from: datetime
+    period_to: datetime
+    categories: list[CancellationRow]
+
+
+def _period(force: str | None, principal: Principal, start: datetime, end: datetime) -> str:
+    if force is not None and force != principal.force:
+        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} figures.")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ProblemError(422, "Request is not valid", "from and to must carry a timezone (e.g. 2026-05-01T00:00Z).")
+    if end <= start:
+        raise ProblemError(422, "Request is not valid", "to must be after from.")
+    return principal.force
+
+
+@router.get("/stats/recording", response_model=RecordingStats, tags=["statistics"], summary="Recording rates")
+async def recording_stats(
+    request: Request,
+    principal: Annotated[Principal, STATS_READERS],
+    start: Annotated[datetime, Query(alias="from", description="Contacts received from (inclusive).")],
+    end: Annotated[datetime, Query(alias="to", description="… to (exclusive).")],
+    force: Annotated[str | None, Query(max_length=10)] = None,
+    recorded_crime_12_months: Annotated[
+        int | None, Query(ge=0, description="R as published, if you want it instead of the auditor's own count.")
+    ] = None,
+) -> RecordingStats:
+    """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval; the
+    share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
+    own = _period(force, principal, start, end)
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
+        figures = await service.recording_statistics(
+            session, force=own, start=start, end=end, standard=request.app.state.standard
+        )
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="statistics", subject_ids=[f"recording:{own}"]
+        )
+    overall = figures.tally.rate("overall")
+    annual = recorded_crime_12_months if recorded_crime_12_months is not None else figures.recorded_12_months
+    return RecordingStats(
+        force=own,
+        period_from=start,
+        period_to=end,
+        recording_rate={group: _rate(figures.tally.rate(group)) for group in statistics.REPORTED_GROUPS},
+        recorded_within_limit=_rate(figures.tally.within_limit()),
+        recorded_crime_12_months=annual,
+        unrecorded_crimes_per_year=statistics.unrecorded_per_year(annual, overall.rate),
+    )
+
+
+@router.get(
+    "/stats/cancellations", response_model=CancellationStats, tags=["statistics"], summary="Cancellations judged"
+)
+async def cancellation_stats(
+    request: Request,
+    principal: Annotated[Principal, STATS_READERS],
+    start: Annotated[datetime, Query(alias="from")],
+    end: Annotated[datetime, Query(alias="to")],
+    force: Annotated[str | None, Query(max_length=10)] = None,
+) -> CancellationStats:
+    """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct
+    (grounds complete, right authority), and "x of n correct", like the inspectorate's table."""
+    own = _period(force, principal, start, end)
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
+        rows = await repository.removals_between(session, force=own, start=start, end=end)
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="statistics", subject_ids=[f"cancellations:{own}"]
+        )
+    table = []
+    for category in ("rape", "other_sexual", "violence", "robbery"):
+        of_category = [r for r in rows if r.audit_category == category]
+        correct = sum(1 for r in of_category if r.judged_correct)
+        table.append(
+            CancellationRow(
+                audit_category=category,
+                cancellations=len(of_category),
+                correct=correct,
+                summary=f"{correct} of {len(of_category)} correct",
+                correct_rate=_rate(statistics.wilson(correct, len(of_category))),
+            )
+        )
+    return CancellationStats(force=own, period_from=start, period_to=end, categories=table)

@@ -306,3 +306,71 @@ async def advance_clock(session: AsyncSession, *, source: str, event_time: datet
 async def watermark(session: AsyncSession) -> datetime | None:
     """The event time every source has reached: the earliest of their marks."""
     return await session.scalar(select(func.min(clock.c.event_time)))
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+async def contacts_received(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
+    """A force's contacts received in [start, end), with what they reported."""
+    return (
+        await session.execute(
+            select(contacts.c.contact_id, contacts.c.facts).where(
+                contacts.c.force == force,
+                contacts.c.received_at >= start,
+                contacts.c.received_at < end,
+                contacts.c.facts.is_not(None),
+            )
+        )
+    ).all()
+
+
+async def crimes_of_contacts_received(
+    session: AsyncSession, *, force: str, start: datetime, end: datetime
+) -> Sequence[Row[Any]]:
+    """The crimes recorded from a force's contacts received in [start, end), with how any removal was judged."""
+    judged = (
+        select(removals.c.crime_reference, func.bool_and(removals.c.judged_correct).label("removal_correct"))
+        .group_by(removals.c.crime_reference)
+        .subquery()
+    )
+    return (
+        await session.execute(
+            select(
+                crimes.c.contact_id,
+                crimes.c.audit_category,
+                crimes.c.status,
+                (crimes.c.recorded_at <= crimes.c.recording_deadline).label("on_time"),
+                judged.c.removal_correct,
+            )
+            .join(contacts, contacts.c.contact_id == crimes.c.contact_id)
+            .outerjoin(judged, judged.c.crime_reference == crimes.c.crime_reference)
+            .where(contacts.c.force == force, contacts.c.received_at >= start, contacts.c.received_at < end)
+        )
+    ).all()
+
+
+async def crimes_recorded_between(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> int:
+    """How many crimes a force recorded in [start, end) (fraud is never among them: Action Fraud records it)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(crimes)
+            .where(crimes.c.force == force, crimes.c.recorded_at >= start, crimes.c.recorded_at < end)
+        )
+        or 0
+    )
+
+
+async def removals_between(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
+    """A force's cancellations and transfers decided by a person in [start, end)."""
+    return (
+        await session.execute(
+            select(removals).where(
+                removals.c.force == force,
+                removals.c.removed_at >= start,
+                removals.c.removed_at < end,
+                removals.c.detail["request_id"].astext.is_not(None),
+            )
+        )
+    ).all()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas import topics
 from schemas.catalogue import OffenceCatalogue
@@ -30,8 +31,8 @@ from schemas.events import (
     envelope_for,
 )
 from services.auditor import repository
-from services.auditor.rules import detectors
-from services.auditor.rules.counting import required_crimes
+from services.auditor.rules import detectors, statistics
+from services.auditor.rules.counting import required_crimes, required_units
 from services.auditor.rules.detectors import FlagDraft, Rule
 from services.auditor.rules.facts import CrimeFact, ReportedFacts
 from services.auditor.rules.policy import AuditPolicy
@@ -423,3 +424,36 @@ async def change_flag(
     await repository.add_flag_history(uow.session, flag_id=flag_id, at=now, status=status.value, by=by, note=note)
     await _announce(uow, updated, FlagUpdated, at=now, note=note, cause=None)
     return updated
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+
+
+@dataclass(frozen=True)
+class RecordingStatistics:
+    """The inspectorate's recording measures for a force and period."""
+
+    tally: statistics.RecordingTally
+    recorded_12_months: int
+
+
+async def recording_statistics(
+    session: AsyncSession, *, force: str, start: datetime, end: datetime, standard: Standard
+) -> RecordingStatistics:
+    """Crimes recorded ÷ crimes that should have been recorded, from the contacts received in the period."""
+    tally = statistics.RecordingTally()
+    crimes_by_contact: dict[UUID, list[statistics.CrimeOutcome]] = {}
+    for row in await repository.crimes_of_contacts_received(session, force=force, start=start, end=end):
+        crimes_by_contact.setdefault(row.contact_id, []).append(
+            statistics.CrimeOutcome(row.audit_category, row.status, bool(row.on_time), row.removal_correct)
+        )
+    for row in await repository.contacts_received(session, force=force, start=start, end=end):
+        facts = ReportedFacts.from_json(row.facts)
+        required = [
+            offence.audit_category.value
+            for code in required_units(facts, standard.catalogue)
+            if (offence := standard.catalogue.get(code)) is not None
+        ]
+        tally.add_contact(required, crimes_by_contact.get(row.contact_id, []))
+    recorded = await repository.crimes_recorded_between(session, force=force, start=end - timedelta(days=365), end=end)
+    return RecordingStatistics(tally=tally, recorded_12_months=recorded)

@@ -37,19 +37,25 @@ def recordable_now(facts: ReportedFacts, offence: OffenceFact, catalogue: Offenc
 
 def required_crimes(facts: ReportedFacts, catalogue: OffenceCatalogue) -> int:
     """HOCR D (one crime per victim), E (one per victim per incident) and F (the principal offence only)."""
-    units: set[tuple[str, str | None, str | None]] = set()
+    return len(required_units(facts, catalogue))
+
+
+def required_units(facts: ReportedFacts, catalogue: OffenceCatalogue) -> list[str]:
+    """The crimes the standard requires, each as its principal class (HOCR section F: the most serious)."""
+    units: dict[tuple[str, str | None, str | None], list[str]] = {}
     for offence in facts.offences:
         if not recordable_now(facts, offence, catalogue):
             continue
         known = catalogue.get(offence.ho_class)
         assert known is not None
         if known.victim_based:
-            units.add(("victim", offence.victim_ref, offence.incident_ref))
+            key: tuple[str, str | None, str | None] = ("victim", offence.victim_ref, offence.incident_ref)
         else:
             # An offence against the state has no victim, even when the report names one: each distinct
             # offence in an incident is a crime.
-            units.add(("state", offence.ho_class, offence.incident_ref))
-    return len(units)
+            key = ("state", offence.ho_class, offence.incident_ref)
+        units.setdefault(key, []).append(offence.ho_class)
+    return [principal for classes in units.values() if (principal := catalogue.principal(classes)) is not None]
 
 
 def expected_crimes(contact: ContactCreate, catalogue: OffenceCatalogue | None = None) -> int:
