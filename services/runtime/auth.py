@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ api_keys = Table(
 )
 
 KEY_PREFIX = "crk"
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+_SECRET = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,10 @@ class KeyVerifier:
         if cached and cached[0] > time.monotonic():
             return cached[1]
         parts = key.split("_", 2)
-        if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or len(key) > 200:
+        # Check the shape before the database sees it: a NUL byte or odd characters must be a 401, not a 500.
+        if len(parts) != 3 or parts[0] != KEY_PREFIX or len(key) > 200 or not _KEY_ID.fullmatch(parts[1]):
+            return None
+        if not _SECRET.fullmatch(parts[2]):
             return None
         async with self.engine.connect() as conn:
             row = (

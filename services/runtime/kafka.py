@@ -135,6 +135,8 @@ class OutboxRelay:
         backoff = Backoff()
         try:
             while True:
+                # Cleared before publishing, so a NOTIFY that arrives while a batch is on its way is not lost.
+                self._wake.clear()
                 try:
                     published = await self.publish_pending()
                     backoff.reset()
@@ -143,7 +145,6 @@ class OutboxRelay:
                     await backoff.sleep()
                     continue
                 if published < self.batch_size:
-                    self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                     except TimeoutError:
@@ -199,23 +200,36 @@ class Backoff:
         self.current = self.first
 
 
+_TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.InterfaceError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """True for faults that go away by themselves (database or broker unreachable): retry, never dead-letter."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError | KafkaError):
-        return True
-    cause = exc.__cause__ or exc.__context__
-    transient_pg = (
-        asyncpg.PostgresConnectionError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.SerializationError,
-        asyncpg.DeadlockDetectedError,
-        asyncpg.InterfaceError,
-        ConnectionError,
-    )
-    return cause is not None and isinstance(cause, transient_pg)
+    """True for faults that go away by themselves (database or broker unreachable, a serialization conflict):
+    retry, never dead-letter. Anything else is the event's own fault and ends in the .dlq after bounded tries."""
+    seen: BaseException | None = exc
+    depth = 0
+    # SQLAlchemy wraps the driver's error two levels down, so walk the whole cause chain.
+    while seen is not None and depth < 10:
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, _TRANSIENT):
+            return True
+        if isinstance(seen, KafkaError) and seen.retriable:
+            return True
+        seen = seen.__cause__ or seen.__context__
+        depth += 1
+    return False
 
 
 Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
@@ -329,22 +343,23 @@ class ConsumerRunner:
             await self._with_transient_retry(lambda: self._handle_all(parsed))
             return
         except Exception as exc:
-            if len(parsed) == 1:
-                await self._retry_then_dead_letter(*parsed[0], first_error=exc)
-                return
+            batch_error = exc
+        # Every event's run in the failed batch counts as its first try, so a bad event runs max_attempts times;
+        # but each of several also runs alone at least once, so a neighbour is never dead-lettered for another.
         for item in parsed:
-            await self._retry_then_dead_letter(*item, first_error=None)
+            await self._retry_then_dead_letter(*item, first_error=batch_error, must_run_alone=len(parsed) > 1)
 
     async def _retry_then_dead_letter(
         self,
         record: ConsumerRecord[bytes, bytes],
         envelope: Envelope,
         payload: BaseModel,
-        first_error: Exception | None,
+        first_error: Exception,
+        must_run_alone: bool,
     ) -> None:
-        attempts = 1 if first_error else 0
+        attempts = 1
         error = first_error
-        while attempts < self.max_attempts:
+        while attempts < self.max_attempts or (must_run_alone and attempts == 1):
             try:
                 await self._with_transient_retry(lambda: self._handle_all([(record, envelope, payload)]))
                 return
@@ -356,7 +371,6 @@ class ConsumerRunner:
                     extra={"event_id": str(envelope.event_id), "attempt": attempts, "error": repr(exc)},
                 )
                 await asyncio.sleep(min(0.05 * 2**attempts, 2.0))
-        assert error is not None
         await self.dead_letter(record, error, attempts=attempts)
 
     async def _with_transient_retry(self, work: Callable[[], Awaitable[None]]) -> None:
