@@ -29,7 +29,7 @@ lint: $(STAMP)
 
 ## test: lint, then the whole suite on real PostgreSQL and a real Kafka-protocol broker
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --basetemp=$(CURDIR)/.pytest-tmp
 
 ## bench: performance figures (printed, never asserted)
 bench: $(STAMP)
