@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +99,11 @@ async def issue_keys(engines: EngineSettings, *, force: str, roles: list[Role], 
         await engine.dispose()
 
 
-def run(coro: object) -> object:
-    """Runs a coroutine from the synchronous CLI."""
-    return asyncio.run(coro)  # type: ignore[arg-type]
+async def keys_known(engines: EngineSettings, keys: list[str]) -> bool:
+    """True when the database knows every one of these keys (and none is revoked)."""
+    engine = create_engine(engines)
+    try:
+        verifier = auth.KeyVerifier(engine, cache_seconds=0)
+        return all([await verifier.verify(key) is not None for key in keys])
+    finally:
+        await engine.dispose()

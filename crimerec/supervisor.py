@@ -55,7 +55,10 @@ class Stack:
 
     def run(self, *, demo: bool, feed: bool) -> None:
         """Starts everything, waits for Ctrl-C (or SIGTERM), then stops everything cleanly."""
+        # Both signals stop everything, even when `up` was started in the background (where SIGINT is inherited
+        # as ignored).
         signal.signal(signal.SIGTERM, lambda *_: self._interrupt())
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             engines = self.start_engines()
             env = self.child_env(engines)
@@ -149,7 +152,11 @@ class Stack:
             name: {"pid": c.process.pid if c.process else None, "url": f"http://{self.host}:{c.port}"}
             for name, c in self.children.items()
         }
-        (self.data_dir / "services.json").write_text(json.dumps(state, indent=2))
+        # Written whole, then moved into place, so a reader never sees half a file.
+        path = self.data_dir / "services.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, path)
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Waits until every service answers /readyz."""
@@ -172,7 +179,9 @@ class Stack:
         path = self.data_dir / "demo-keys.json"
         if path.exists():
             keys: dict[str, str] = json.loads(path.read_text())
-            return keys
+            # The same data folder may now run on another database: keep only keys this database knows.
+            if asyncio.run(stack.keys_known(engines, list(keys.values()))):
+                return keys
         keys = asyncio.run(stack.issue_keys(engines, force=DEMO_FORCE, roles=stack.DEMO_ROLES, label="demo"))
         path.write_text(json.dumps(keys, indent=2))
         path.chmod(0o600)
@@ -249,7 +258,9 @@ class Stack:
     def stop(self) -> None:
         """Stops the services (gracefully, then by force), then the embedded engines."""
         self.stopping = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave orphans behind
+        # A second Ctrl-C or SIGTERM must not interrupt the shutdown and leave orphans behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in self.children.values():
             if child.process and child.process.poll() is None:
                 child.process.terminate()
@@ -268,6 +279,7 @@ class Stack:
             (self.data_dir / "services.json").unlink()
         self.console.print("stopped")
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _redact(url: str) -> str:
