@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
-from services.auditor import api, handlers, repository, service
+from services.auditor import alerts, api, handlers, repository, service
 from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.auditor.service import Standard
 from services.auditor.settings import AuditorSettings
@@ -46,9 +46,11 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.subscriptions(standard=standard),
-        housekeeping=[("deadline-sweeper", (settings.sweep_seconds, sweep))],
+        housekeeping=[("deadline-sweeper", (settings.sweep_seconds, sweep)), *alerts.housekeeping(settings)],
     )
-    app = create_service_app(runtime, title="crimerec auditor", description=DESCRIPTION, routers=[api.router])
+    app = create_service_app(
+        runtime, title="crimerec auditor", description=DESCRIPTION, routers=[api.router, alerts.router]
+    )
     app.state.settings = settings
     app.state.standard = standard
     return app

@@ -153,3 +153,55 @@ alert_stream = Table(
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 access_log, access_log_seals = access_log_tables(metadata)
+
+# Streams and subscriptions read one force's alerts after a position.
+Index("auditor_alert_stream_force_seq", alert_stream.c.force, alert_stream.c.seq)
+
+alert_subscriptions = Table(
+    "alert_subscriptions",
+    metadata,
+    Column("subscription_id", Uuid, primary_key=True),
+    Column("force", String(10), nullable=False),
+    Column("callback_url", String(2000), nullable=False),
+    Column("rules", JSONB),  # the rules it wants; null: every rule
+    Column("min_severity", String(10), nullable=False),
+    Column("description", String(500), nullable=False),
+    # Kept as issued, unlike API keys (stored hashed): the auditor must sign every delivery with it.
+    Column("secret", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # active | suspended | deactivated
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    # Every matching alert up to this alert-stream position has been delivered; the next one is retried until it is.
+    Column("delivered_seq", BigInteger, nullable=False),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("failing_since", TS),
+    Column("next_attempt_at", TS),
+    Column("last_success_at", TS),
+    Column("suspended_at", TS),
+    Column("suspended_reason", String(200)),
+    Column("deactivated_at", TS),
+    # One deliverer at a time per subscription, across processes, so deliveries stay in order.
+    Column("lease_token", Uuid),
+    Column("leased_until", TS),
+    Index("auditor_alert_subscriptions_force", "force", "created_at"),
+    Index("auditor_alert_subscriptions_active", "next_attempt_at", postgresql_where=text("status = 'active'")),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("subscription_id", Uuid, nullable=False),
+    Column("delivery_id", Uuid, nullable=False),  # the same for every attempt at one alert: receivers dedupe on it
+    Column("seq", BigInteger, nullable=False),
+    Column("flag_id", BigInteger, nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", TS, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("duration_ms", Integer, nullable=False),
+    Index("auditor_alert_deliveries_subscription", "subscription_id", "seq", "attempt"),
+)

@@ -23,6 +23,31 @@ class AuditorSettings(ServiceSettings):
         "event_time: by the events' own times, so a replayed stream gives the flags live running gave.",
     )
     sweep_seconds: float = Field(default=1.0, gt=0, description="How often deadlines are checked.")
+    alert_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the alert stream looks for new alerts when no notification came."
+    )
+    alert_ping_seconds: float = Field(default=15.0, gt=0, description="Keep-alive comment interval on SSE streams.")
+    alert_settle_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for a transaction still writing alerts before the stream moves past its place.",
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Per delivery attempt.")
+    webhook_first_retry_seconds: float = Field(
+        default=2.0, gt=0, description="Wait after a failed delivery; doubles with every further failure."
+    )
+    webhook_max_retry_seconds: float = Field(default=300.0, gt=0, description="Ceiling of the wait between retries.")
+    webhook_max_failures: int = Field(
+        default=10, ge=1, description="Consecutive failed deliveries after which a subscription is suspended."
+    )
+    webhook_max_failing_seconds: float = Field(
+        default=3600.0, gt=0, description="A subscription failing for longer than this is suspended."
+    )
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, description="How often due retries are looked for.")
+    webhook_concurrency: int = Field(default=8, ge=1, le=100, description="Subscriptions served at once per process.")
+    webhook_max_subscriptions: int = Field(
+        default=100, ge=1, le=10_000, description="Active or suspended subscriptions a force may hold."
+    )
 
     def policy(self) -> AuditPolicy:
         """The standard the auditor holds the force to."""

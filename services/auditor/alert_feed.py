@@ -1,0 +1,147 @@
+"""The process's one watch on the alert stream: LISTEN on a dedicated connection, a poll as fallback, and the settled
+position every supervisor's stream and the webhook deliverer may read up to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.auditor import alerts_repository
+from services.runtime.database import asyncpg_dsn
+from services.runtime.http import ServiceRuntime
+from services.runtime.kafka import Backoff
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "auditor_alerts"  # migration 0003: the alert_stream trigger notifies here on every insert
+SETTLE_CHECK_SECONDS = 0.02  # how soon to look again while a transaction that may hold a lower position is open
+
+
+@dataclass(frozen=True)
+class _Sighting:
+    top: int
+    writing: frozenset[str]
+    seen_at: float
+
+
+class AlertFeed:
+    """Watches the alert stream for the whole process and wakes every stream and the deliverer when it moves.
+
+    Readers never go past `horizon`: the highest position below which no alert can still appear. Positions are
+    given out at insert and become visible at commit, so alert 11 can be visible while alert 10's transaction is
+    still open; a reader that went past 11 would miss 10 for good. A top seen at one moment is settled once every
+    transaction that was writing to the stream at that moment has ended, or after `settle_seconds`, so that one
+    transaction left open cannot hold back every alert.
+    """
+
+    def __init__(self, *, poll_seconds: float, settle_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
+        self.horizon: int | None = None
+        self._ready = asyncio.Event()
+        self._notified = asyncio.Event()
+        self._sightings: deque[_Sighting] = deque()
+        self._subscribers: set[asyncio.Event] = set()
+
+    @property
+    def subscribers(self) -> int:
+        """How many streams and deliverers are waiting on the feed."""
+        return len(self._subscribers)
+
+    async def wait_ready(self, within: float) -> int | None:
+        """The settled position, waiting up to `within` seconds for the first one; None if there is none yet."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._ready.wait()
+        return self.horizon
+
+    @contextlib.contextmanager
+    def subscribe(self, news: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
+        """An event (a new one, or the one given) set whenever the settled position moves on; clear it before
+        reading, wait on it after."""
+        news = news or asyncio.Event()
+        self._subscribers.add(news)
+        try:
+            yield news
+        finally:
+            self._subscribers.discard(news)
+
+    async def __call__(self, runtime: ServiceRuntime) -> None:
+        """Runs the watch until cancelled (a housekeeping job of the auditor's runtime)."""
+        listener = asyncio.create_task(self._listen(runtime.engine), name="alert-feed-listener")
+        backoff = Backoff(first=0.2, ceiling=5.0)
+        try:
+            while True:
+                self._notified.clear()
+                try:
+                    await self.refresh(runtime.engine)
+                    backoff.reset()
+                except Exception as exc:  # database away: the streams wait, nothing is lost
+                    log.warning("alert feed could not read the stream", extra={"error": repr(exc)})
+                    await backoff.sleep()
+                    continue
+                wait = SETTLE_CHECK_SECONDS if self._sightings else self.poll_seconds
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._notified.wait()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def refresh(self, engine: AsyncEngine) -> None:
+        """Looks at the stream once and moves the settled position as far as it safely can."""
+        async with engine.connect() as conn:
+            top, writing = await alerts_repository.stream_snapshot(conn)
+        now = time.monotonic()
+        known = self._sightings[-1].top if self._sightings else (self.horizon if self.horizon is not None else -1)
+        if top > known:
+            self._sightings.append(_Sighting(top=top, writing=writing, seen_at=now))
+        settled = None
+        while self._sightings:
+            sighting = self._sightings[0]
+            still_writing = sighting.writing & writing
+            if still_writing:
+                if now - sighting.seen_at < self.settle_seconds:
+                    break
+                log.warning(
+                    "alert stream moved on past transactions still open",
+                    extra={"position": sighting.top, "transactions": sorted(still_writing)[:20]},
+                )
+            settled = sighting.top
+            self._sightings.popleft()
+        if settled is not None and (self.horizon is None or settled > self.horizon):
+            self.horizon = settled
+            self._ready.set()
+            for news in self._subscribers:
+                news.set()
+
+    async def _listen(self, engine: AsyncEngine) -> None:
+        # One connection per process, whatever the number of streams: notifications are fanned out in memory.
+        dsn = asyncpg_dsn(engine.url)
+        backoff = Backoff()
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn)
+                closed = asyncio.Event()
+                try:
+                    conn.add_termination_listener(lambda _conn, done=closed: done.set())
+                    await conn.add_listener(CHANNEL, lambda *_: self._notified.set())
+                    self._notified.set()  # catch anything committed while we were not listening
+                    backoff.reset()
+                    await closed.wait()
+                finally:
+                    await conn.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the poll carries on meanwhile
+                log.warning("alert listener lost its connection", extra={"error": repr(exc)})
+                await backoff.sleep()
