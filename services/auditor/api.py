@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.envelope import AwareDatetime
 from schemas.events import FlagStatus, Outcome, Role
 from services.auditor import repository, service
 from services.auditor.rules import statistics
 from services.auditor.rules.detectors import SEVERITY_ORDER, Rule, Severity
+from services.auditor.rules.sampling import draw_sample, stratum_of
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
-from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
+from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -383,3 +386,194 @@ async def cancellation_stats(
             )
         )
     return CancellationStats(force=own, period_from=start, period_to=end, categories=table)
+
+
+# ------------------------------------------------------------------------------------------------ sample audits
+
+
+AUDITORS = require_roles(Role.AUDITOR, Role.FCR)
+
+
+class AuditCreate(BaseModel):
+    """A sample audit: draw a reproducible random sample of the force's contacts from a period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period_from: AwareDatetime
+    period_to: AwareDatetime
+    size: int = Field(ge=1, le=5000, description="How many contacts to sample (the inspectorate: hundreds).")
+    stratify: bool = Field(
+        default=True, description="Stratify by the audit category of the most serious reported offence."
+    )
+    seed: int | None = Field(default=None, ge=0, le=2**62, description="Give it to redraw the same sample.")
+
+
+class AuditItemRead(BaseModel):
+    """One sampled contact and the auditor's judgement on it."""
+
+    item_no: int
+    contact_id: UUID
+    stratum: str
+    crimes_required: int | None = Field(description="How many crimes should have been recorded (judged).")
+    crimes_correctly_recorded: int | None
+    judged_by: str | None
+    judged_at: datetime | None
+    note: str | None
+
+
+class AuditResult(BaseModel):
+    """What the judgements so far show."""
+
+    judged: int
+    recording_rate: Rate
+    recorded_crime_12_months: int
+    unrecorded_crimes_per_year: float | None
+
+
+class AuditRead(BaseModel):
+    """A sample audit, its items, and the recording rate its judgements give."""
+
+    audit_id: UUID
+    force: str
+    created_by: str
+    created_at: datetime
+    period_from: datetime
+    period_to: datetime
+    size: int
+    stratified: bool
+    seed: int
+    population: int
+    items: list[AuditItemRead]
+    result: AuditResult
+
+
+class AuditJudgement(BaseModel):
+    """An auditor's judgement on one sampled contact, as the inspectorate records it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    crimes_required: int = Field(ge=0, le=200, description="Crimes that should have been recorded (0: none).")
+    crimes_correctly_recorded: int = Field(ge=0, le=200, description="Of those, how many were correctly recorded.")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
+        audit, items = await repository.get_audit(session, audit_id)
+        if audit is None:
+            raise ProblemError(404, "Not found", f"No audit {audit_id}.")
+        require_force(principal, audit.force)
+        own_count = await repository.crimes_recorded_between(
+            session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
+        )
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="audit", subject_ids=[str(audit_id)]
+        )
+    judged = [i for i in items if i.crimes_required is not None]
+    rate = statistics.wilson(sum(i.crimes_correctly_recorded for i in judged), sum(i.crimes_required for i in judged))
+    annual = recorded_12_months if recorded_12_months is not None else own_count
+    return AuditRead.model_validate(
+        dict(audit._mapping)
+        | {
+            "items": [AuditItemRead.model_validate(i._mapping) for i in items],
+            "result": AuditResult(
+                judged=len(judged),
+                recording_rate=_rate(rate),
+                recorded_crime_12_months=annual,
+                unrecorded_crimes_per_year=statistics.unrecorded_per_year(annual, rate.rate),
+            ),
+        }
+    )
+
+
+@router.post("/audits", status_code=201, response_model=AuditRead, tags=["audits"], summary="Draw a sample audit")
+async def create_audit(request: Request, body: AuditCreate, principal: Annotated[Principal, AUDITORS]) -> AuditRead:
+    """Draws a reproducible random sample of your force's contacts received in the period (stratified by the
+    audit category of the most serious reported offence, if asked), for auditors to judge one by one."""
+    if body.period_to <= body.period_from:
+        raise ProblemError(422, "Request is not valid", "period_to must be after period_from.")
+    seed = body.seed if body.seed is not None else secrets.randbits(62)
+    runtime = _runtime(request)
+    standard = request.app.state.standard
+    audit_id = uuid4()
+    async with runtime.unit_of_work() as uow:
+        rows = await repository.audit_population(
+            uow.session, force=principal.force, start=body.period_from, end=body.period_to
+        )
+        population = [
+            (str(r.contact_id), stratum_of([o["ho_class"] for o in r.facts["offences"]], standard.catalogue))
+            for r in rows
+        ]
+        sample = draw_sample(population, size=body.size, seed=seed, stratify=body.stratify)
+        await repository.insert_audit(
+            uow.session,
+            {
+                "audit_id": audit_id,
+                "force": principal.force,
+                "created_by": principal.key_id,
+                "created_at": datetime.now(UTC),
+                "period_from": body.period_from,
+                "period_to": body.period_to,
+                "size": body.size,
+                "stratified": body.stratify,
+                "seed": seed,
+                "population": len(population),
+            },
+            [
+                {"audit_id": audit_id, "item_no": n, "contact_id": UUID(cid), "stratum": stratum}
+                for n, (cid, stratum) in enumerate(sample, start=1)
+            ],
+        )
+        await runtime.access_log.record(
+            uow.session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[c for c, _ in sample]
+        )
+    return await _audit(request, audit_id, principal, None)
+
+
+@router.get("/audits/{audit_id}", response_model=AuditRead, tags=["audits"], summary="Read a sample audit")
+async def get_audit(
+    request: Request,
+    audit_id: UUID,
+    principal: Annotated[Principal, STATS_READERS],
+    recorded_crime_12_months: Annotated[int | None, Query(ge=0, description="R as published, if preferred.")] = None,
+) -> AuditRead:
+    """The sample, the judgements so far, and the recording rate with its 95% interval and the annual estimate."""
+    return await _audit(request, audit_id, principal, recorded_crime_12_months)
+
+
+@router.put(
+    "/audits/{audit_id}/items/{item_no}",
+    response_model=AuditRead,
+    tags=["audits"],
+    summary="Judge a sampled contact",
+)
+async def judge(
+    request: Request,
+    audit_id: UUID,
+    item_no: Annotated[int, Path(ge=1)],
+    body: AuditJudgement,
+    principal: Annotated[Principal, AUDITORS],
+) -> AuditRead:
+    """Records the auditor's judgement: how many crimes should have been recorded, and how many were correctly."""
+    if body.crimes_correctly_recorded > body.crimes_required:
+        raise ProblemError(
+            422, "Request is not valid", "crimes_correctly_recorded cannot exceed crimes_required.",
+            errors=[FieldError(field="body.crimes_correctly_recorded", message="more than crimes_required")],
+        )  # fmt: skip
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as uow:
+        audit, _ = await repository.get_audit(uow.session, audit_id)
+        if audit is None or audit.force != principal.force:
+            raise ProblemError(404, "Not found", f"No audit {audit_id}.")
+        judged = await repository.judge_item(
+            uow.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
+            crimes_correctly_recorded=body.crimes_correctly_recorded, judged_by=principal.key_id,
+            judged_at=datetime.now(UTC), note=body.note,
+        )  # fmt: skip
+        if not judged:
+            raise ProblemError(404, "Not found", f"Audit {audit_id} has no item {item_no}.")
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="audit", subject_ids=[f"{audit_id}/{item_no}"]
+        )
+    return await _audit(request, audit_id, principal, None)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -204,4 +205,34 @@ alert_deliveries = Table(
     Column("error", String(500)),
     Column("duration_ms", Integer, nullable=False),
     Index("auditor_alert_deliveries_subscription", "subscription_id", "seq", "attempt"),
+)
+
+audits = Table(
+    "audits",
+    metadata,
+    Column("audit_id", Uuid, primary_key=True),
+    Column("force", String(10), nullable=False),
+    Column("created_by", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("period_from", TS, nullable=False),
+    Column("period_to", TS, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("stratified", Boolean, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("population", Integer, nullable=False),
+)
+
+audit_items = Table(
+    "audit_items",
+    metadata,
+    Column("audit_id", Uuid, nullable=False),
+    Column("item_no", Integer, nullable=False),
+    Column("contact_id", Uuid, nullable=False),
+    Column("stratum", String(20), nullable=False),
+    Column("crimes_required", Integer),
+    Column("crimes_correctly_recorded", Integer),
+    Column("judged_by", String(32)),
+    Column("judged_at", TS),
+    Column("note", Text),
+    PrimaryKeyConstraint("audit_id", "item_no"),
 )

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auditor.models import (
     alert_stream,
+    audit_items,
+    audits,
     clock,
     contacts,
     crimes,
@@ -374,3 +376,46 @@ async def removals_between(session: AsyncSession, *, force: str, start: datetime
             )
         )
     ).all()
+
+
+# ------------------------------------------------------------------------------------------------ sample audits
+
+
+async def audit_population(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
+    """The contacts a sample may be drawn from: the force's crime-related and other contacts received in the period."""
+    return (
+        await session.execute(
+            select(contacts.c.contact_id, contacts.c.facts).where(
+                contacts.c.force == force,
+                contacts.c.received_at >= start,
+                contacts.c.received_at < end,
+                contacts.c.facts.is_not(None),
+            )
+        )
+    ).all()
+
+
+async def insert_audit(session: AsyncSession, audit: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+    """Stores a sample audit and its items."""
+    await session.execute(insert(audits).values(**audit))
+    if items:
+        await session.execute(insert(audit_items), list(items))
+
+
+async def get_audit(session: AsyncSession, audit_id: UUID) -> tuple[Row[Any] | None, Sequence[Row[Any]]]:
+    """A sample audit and its items in order."""
+    audit = (await session.execute(select(audits).where(audits.c.audit_id == audit_id))).first()
+    items = (
+        await session.execute(
+            select(audit_items).where(audit_items.c.audit_id == audit_id).order_by(audit_items.c.item_no)
+        )
+    ).all()
+    return audit, items
+
+
+async def judge_item(session: AsyncSession, *, audit_id: UUID, item_no: int, **values: Any) -> bool:
+    """Records an auditor's judgement on one sampled contact; False when there is no such item."""
+    result = await session.execute(
+        update(audit_items).where(audit_items.c.audit_id == audit_id, audit_items.c.item_no == item_no).values(**values)
+    )
+    return bool(result.rowcount)
