@@ -12,7 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.catalogue import ForceCode, HoClass
 from schemas.contacts import ReportedOffence
 from schemas.envelope import AwareDatetime
-from schemas.events import CancellationCode, CancellationGrounds, Outcome, Role, VerifiableInformation
+from schemas.events import (
+    CancellationCode,
+    CancellationGrounds,
+    CrimeReference,
+    Outcome,
+    Role,
+    VerifiableInformation,
+)
 from services.recorder import repository, service
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
@@ -247,7 +254,7 @@ class CancellationRequestCreate(BaseModel):
     explanation: str = Field(min_length=1, max_length=4000)
     receiving_force: ForceCode | None = None
     avi: VerifiableInformation | None = None
-    duplicate_of: str | None = Field(default=None, max_length=40)
+    duplicate_of: CrimeReference | None = None
     error: str | None = Field(default=None, max_length=4000)
     victim_informed: bool
     victim_informed_at: AwareDatetime | None = None
@@ -311,11 +318,18 @@ async def pending(
     runtime = _runtime(request)
     async with runtime.sessions() as session, session.begin():
         rows = await repository.list_pending(session, force=principal.force, limit=limit)
+        # A mixed contact is pending for what is left, with the crimes recorded at first contact already there.
+        recorded = await repository.crime_references_of(session, [r.contact_id for r in rows])
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="decision",
             subject_ids=[str(r.contact_id) for r in rows],
         )  # fmt: skip
-    return PendingPage(items=[DecisionRead.model_validate(dict(r._mapping) | {"crime_references": []}) for r in rows])
+    return PendingPage(
+        items=[
+            DecisionRead.model_validate(dict(r._mapping) | {"crime_references": recorded.get(r.contact_id, [])})
+            for r in rows
+        ]
+    )
 
 
 @router.post(
@@ -399,7 +413,9 @@ async def post_cancellation_request(
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )
-    return await get_cancellation_request(request, result, principal)
+        created = await repository.get_cancellation_request(uow.session, result)
+        assert created is not None
+    return CancellationRequestRead.model_validate(created._mapping)
 
 
 @router.get(
@@ -412,10 +428,14 @@ async def get_cancellation_request(
     request: Request, request_id: UUID, principal: Annotated[Principal, READERS]
 ) -> CancellationRequestRead:
     """A cancellation request with its grounds and decision."""
-    async with _runtime(request).sessions() as session:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         row = await repository.get_cancellation_request(session, request_id)
-    if row is None or row.force != principal.force:
-        raise ProblemError(404, "Not found", f"No cancellation request {request_id}.")
+        if row is None or row.force != principal.force:
+            raise ProblemError(404, "Not found", f"No cancellation request {request_id}.")
+        await runtime.access_log.record(
+            session, principal, Access.CONSULTATION, subject_type="cancellation_request", subject_ids=[str(request_id)]
+        )
     return CancellationRequestRead.model_validate(row._mapping)
 
 
@@ -436,7 +456,13 @@ async def _decide_request(
             subject_type="cancellation_request",
             subject_ids=[str(request_id)],
         )
-    return await get_cancellation_request(request, request_id, principal)
+        decided = await repository.get_cancellation_request(uow.session, request_id)
+        assert decided is not None
+        # The decision changes (or keeps) the crime: its own log names who decided.
+        await runtime.access_log.record(
+            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[decided.crime_reference]
+        )
+    return CancellationRequestRead.model_validate(decided._mapping)
 
 
 @router.post(

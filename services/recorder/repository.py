@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, select, tuple_, update
+from sqlalchemy import Row, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -191,7 +191,10 @@ async def insert_cancellation_request(session: AsyncSession, values: dict[str, A
         pg_insert(cancellation_requests)
         .values(**values)
         .on_conflict_do_nothing(
-            index_elements=["crime_reference"], index_where=cancellation_requests.c.status == "pending"
+            # A literal predicate: as a bind parameter PostgreSQL's generic plan (after five runs) cannot match it
+            # to the partial unique index.
+            index_elements=["crime_reference"],
+            index_where=text("status = 'pending'"),
         )
         .returning(cancellation_requests.c.request_id)
     )
@@ -234,3 +237,20 @@ async def n100s_of(session: AsyncSession, contact_id: UUID) -> Sequence[Row[Any]
 async def insert_victim_notification(session: AsyncSession, values: dict[str, Any]) -> None:
     """Stores that a victim was told of a removal of their crime."""
     await session.execute(insert(victim_notifications).values(**values))
+
+
+async def crime_references_of(session: AsyncSession, contact_ids: Sequence[UUID]) -> dict[UUID, list[str]]:
+    """The crimes recorded from each of these contacts, in reference order."""
+    if not contact_ids:
+        return {}
+    rows = (
+        await session.execute(
+            select(crimes.c.contact_id, crimes.c.crime_reference)
+            .where(crimes.c.contact_id.in_(list(contact_ids)))
+            .order_by(crimes.c.crime_reference)
+        )
+    ).all()
+    found: dict[UUID, list[str]] = {}
+    for row in rows:
+        found.setdefault(row.contact_id, []).append(row.crime_reference)
+    return found

@@ -327,6 +327,11 @@ async def _record_n100(
 # ------------------------------------------------------------------------------------ pending decisions
 
 
+def _unit(victim_ref: str | None, ho_class: str, incident_ref: str | None) -> tuple[str | None, ...]:
+    """What a crime counts once for: a victim in an incident, or (no victim) an offence in an incident."""
+    return ("victim", victim_ref, incident_ref) if victim_ref is not None else ("state", ho_class, incident_ref)
+
+
 @dataclass(frozen=True)
 class Resolution:
     """A person's decision on a pending contact."""
@@ -379,9 +384,23 @@ async def resolve_pending(
                     422, "Cannot record these offences", "; ".join(problems),
                     tuple(("offences", p) for p in problems),
                 )  # fmt: skip
+            # A mixed contact already has the crimes first contact could record; one crime per victim per
+            # incident (HOCR D, E) means those units are not recorded again (a class change is a reclassification).
+            existing = await repository.list_crimes(session, force=by.force, contact_id=contact_id, limit=500)
+            recorded_units = {_unit(c.victim_ref, c.ho_class, c.incident_ref) for c in existing}
+            new_crimes = tuple(
+                c for c in counted.crimes if _unit(c.victim_ref, c.ho_class, c.incident_ref) not in recorded_units
+            )
+            if not new_crimes:
+                return Refused(
+                    422, "Already recorded",
+                    "Every crime these offences amount to is already recorded for this contact; to change a class, "
+                    "reclassify the crime.",
+                    (("offences", "already recorded: " + ", ".join(c.crime_reference for c in existing)),),
+                )  # fmt: skip
             decision = Decision(
                 outcome=Outcome.RECORDED,
-                crimes=counted.crimes,
+                crimes=new_crimes,
                 rationale=resolution.rationale,
                 recording_deadline=current.recording_deadline,  # the clock never resets
                 transfer_to=counted.transfer_to,
@@ -551,8 +570,10 @@ async def request_cancellation(
     problems = grounds_problems(
         grounds, own_force=crime.force, crime_reference=crime_reference, duplicate_is_live=duplicate_live
     )
+    if victim_informed_at is not None and victim_informed_at > utcnow() + timedelta(minutes=5):
+        problems.append(("victim_informed_at", "is in the future"))
     if problems:
-        errors = tuple((f"grounds.{field}", message) for field, message in problems)
+        errors = tuple(problems)
         return Refused(422, "Cancellation grounds incomplete", "; ".join(m for _, m in errors), errors)
     now = utcnow()
     request_id = uuid4()
@@ -610,9 +631,23 @@ async def decide_cancellation(
     requester = Actor.model_validate(request.requested_by)
     authority = policy.authority_for(crime.force)
     audit_category = AuditCategory(crime.audit_category)
+    if by.principal == requester.principal:
+        # A different person decides, whatever the force's authority mode (domain.md: never the requester).
+        return Refused(
+            403, "Not authorised", f"Cannot decide request {request_id}: the person who asked cannot decide it."
+        )
     problem = authority_problem(authority, audit_category=audit_category, requester=requester, authoriser=by)
     if problem and authority.mode is AuthorityMode.ENFORCE:
         return Refused(403, "Not authorised", f"Cannot decide request {request_id}: {problem}.")
+    grounds = CancellationGrounds.model_validate(request.grounds)
+    if approve and grounds.code is CancellationCode.C3 and grounds.duplicate_of:
+        # The crime it duplicates may have been cancelled since the request: then this one is no duplicate.
+        other = await repository.get_crime(session, grounds.duplicate_of)
+        if other is None or other.status != "recorded":
+            return Refused(
+                409, "Grounds no longer hold",
+                f"{grounds.duplicate_of} is no longer a live crime, so {crime.crime_reference} duplicates nothing.",
+            )  # fmt: skip
     now = utcnow()
     events = _Events(uow, correlation_id=crime.contact_id)
     status = "approved" if approve else "rejected"
@@ -630,7 +665,6 @@ async def decide_cancellation(
         )  # fmt: skip
         events.emit(event)
         return status
-    grounds = CancellationGrounds.model_validate(request.grounds)
     transfer = grounds.code is CancellationCode.C1
     common: dict[str, Any] = {
         "contact_id": crime.contact_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemas.catalogue import is_force
 from schemas.events import CancellationCode, CancellationGrounds
 
 OPINION_WORDS = ("victim does not wish", "victim doesn't want", "withdraw", "does not support", "not supporting")
@@ -20,6 +21,8 @@ def grounds_problems(
         case CancellationCode.C1:
             if grounds.receiving_force is None:
                 problems.append(("receiving_force", "C1 (transfer) must name the receiving force"))
+            elif not is_force(grounds.receiving_force):
+                problems.append(("receiving_force", f"{grounds.receiving_force} is not a force of England and Wales"))
             elif grounds.receiving_force == own_force:
                 problems.append(("receiving_force", "a crime cannot be transferred to the force that holds it"))
         case CancellationCode.C2:
@@ -36,8 +39,8 @@ def grounds_problems(
             if not (grounds.error or "").strip():
                 problems.append(("error", "C4 (recorded in error) must say what the error was"))
     # A victim not wishing to proceed is an outcome, never a reason to cancel a crime.
-    explanation = grounds.explanation.lower()
-    if any(word in explanation for word in OPINION_WORDS) and grounds.code is not CancellationCode.C1:
+    said = " ".join([grounds.explanation, grounds.avi.description if grounds.avi else "", grounds.error or ""]).lower()
+    if any(word in said for word in OPINION_WORDS) and grounds.code is not CancellationCode.C1:
         problems.append(
             (
                 "explanation",
