@@ -200,13 +200,18 @@ async def list_flags(
     return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
 
 
-async def _detail(request: Request, flag_id: int, principal: Principal) -> FlagDetail:
-    async with _runtime(request).sessions() as session:
+async def _detail(request: Request, flag_id: int, principal: Principal, *, consulted: bool = True) -> FlagDetail:
+    runtime = _runtime(request)
+    async with runtime.sessions() as session, session.begin():
         flag = await repository.get_flag(session, flag_id)
         if flag is None:
             raise ProblemError(404, "Not found", f"No flag {flag_id}.")
         require_force(principal, flag.force)
         history = await repository.flag_history_of(session, flag_id)
+        if consulted:
+            await runtime.access_log.record(
+                session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(flag_id)]
+            )
     return FlagDetail.model_validate(
         dict(flag._mapping)
         | {"history": [FlagHistoryEntry(at=h.at, status=h.status, by=h.by_principal, note=h.note) for h in history]}
@@ -235,7 +240,7 @@ async def _change(
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="flag", subject_ids=[str(flag_id)]
         )
-    return await _detail(request, flag_id, principal)
+    return await _detail(request, flag_id, principal, consulted=False)
 
 
 @router.post(

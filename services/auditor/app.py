@@ -24,7 +24,9 @@ without an N100, improper cancellations, downgrades — the moment each can be k
 def create_app(settings: AuditorSettings | None = None) -> FastAPI:
     """The auditor HTTP app with its projection consumer and deadline sweeper."""
     settings = settings or AuditorSettings()
-    standard = Standard(catalogue=OffenceCatalogue.default(), policy=settings.policy())
+    standard = Standard(
+        catalogue=OffenceCatalogue.default(), policy=settings.policy(), event_time=settings.clock == "event_time"
+    )
 
     async def sweep(runtime: ServiceRuntime) -> None:
         async with runtime.unit_of_work() as uow:

@@ -34,11 +34,12 @@ from services.auditor import repository
 from services.auditor.rules import detectors, statistics
 from services.auditor.rules.counting import required_crimes, required_units
 from services.auditor.rules.detectors import FlagDraft, Rule
-from services.auditor.rules.facts import CrimeFact, ReportedFacts
+from services.auditor.rules.facts import CrimeFact, Removal, ReportedFacts
 from services.auditor.rules.policy import AuditPolicy
 from services.runtime.messaging import UnitOfWork
 
 PRODUCER = "auditor"
+EVIDENCE_GIVEN = "(given)"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Standard:
 
     catalogue: OffenceCatalogue
     policy: AuditPolicy
+    event_time: bool = False  # judge deadlines by the events' own times (replays, simulations)
 
 
 # ------------------------------------------------------------------------------------------------ projection
@@ -54,6 +56,14 @@ class Standard:
 
 async def on_event(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, *, standard: Standard) -> None:
     """Projects one event and judges what it makes knowable."""
+    source = topics.CONTACTS if isinstance(payload, ContactReceived) else topics.RECORDS
+    await repository.advance_clock(uow.session, source=source, event_time=envelope.occurred_at)
+    if standard.event_time:
+        # Replaying: the deadlines this event's time has passed fire before the event is applied, exactly as the
+        # wall clock would have fired them live, however fast the replay runs.
+        watermark = await repository.watermark(uow.session)
+        if watermark is not None:
+            await sweep_deadlines(uow, now=watermark, standard=standard)
     match payload:
         case ContactReceived():
             await _received(uow, envelope, payload, standard)
@@ -82,8 +92,6 @@ async def on_event(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, *
                         uow, Rule.CANCELLATION_VICTIM_NOT_TOLD, str(removal.event_id), envelope,
                         f"the victim was told on {payload.notified_at.isoformat()}",
                     )  # fmt: skip
-    source = topics.CONTACTS if isinstance(payload, ContactReceived) else topics.RECORDS
-    await repository.advance_clock(uow.session, source=source, event_time=envelope.occurred_at)
 
 
 async def _received(uow: UnitOfWork, envelope: Envelope, received: ContactReceived, standard: Standard) -> None:
@@ -114,8 +122,8 @@ async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided,
             "outcome": decided.outcome.value,
             "decided_at": decided.decided_at.isoformat(),
             "decided_by": decided.decided_by.principal if decided.decided_by else None,
-            "credible_evidence": decided.credible_evidence,
-            "rationale": decided.rationale[:2000],
+            # Pseudonymous: only whether evidence to the contrary was given, never its words (they may name people).
+            "credible_evidence": EVIDENCE_GIVEN if (decided.credible_evidence or "").strip() else None,
             "event_id": str(envelope.event_id),
         },
     )
@@ -138,6 +146,8 @@ async def _judge_decision(uow: UnitOfWork, contact_id: UUID, envelope: Envelope,
 
 
 async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecorded, standard: Standard) -> None:
+    # The auditor's own deadline, from the report's receipt: a records system that restarts the clock is caught.
+    deadline = crime.received_at + standard.policy.recording_limit
     await repository.upsert_crime(
         uow.session,
         crime_reference=crime.crime_reference,
@@ -149,15 +159,14 @@ async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecor
         victim_ref=crime.victim_ref,
         incident_ref=crime.incident_ref,
         recorded_at=crime.recorded_at,
-        recording_deadline=crime.recording_deadline,
+        recording_deadline=deadline,
         received_at=crime.received_at,
     )
     # The contact row may not exist yet (records and contacts are different topics): make sure it does.
     await repository.upsert_contact(uow.session, crime.contact_id, force=crime.force)
     fact = CrimeFact(
-        crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at,
-        crime.recording_deadline,
-    )  # fmt: skip
+        crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at, deadline
+    )
     state = await repository.contact_state(uow.session, crime.contact_id)
     assert state is not None
     await raise_flags(
@@ -180,7 +189,7 @@ async def _removed(
     live = set()
     if duplicate and await repository.crime_is_live(session, crime_reference=duplicate, force=removal.force):
         live.add(duplicate)
-    fact = detectors.Removal(
+    fact = Removal(
         event_id=str(envelope.event_id),
         kind=kind,
         crime_reference=removal.crime_reference,
@@ -221,6 +230,7 @@ async def _removed(
             "authorised_by": fact.authorised_by,
             "authority_mode": fact.authority_mode,
             "request_id": fact.request_id,
+            "victim_informed_at": fact.victim_informed_at.isoformat() if fact.victim_informed_at else None,
         },
     )
     drafts = [*grounds, *authority, *detectors.high_risk_cancellation(fact)]
@@ -277,9 +287,9 @@ async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard)
     return len(due) + len(removals)
 
 
-def _removal_fact(row: Row[Any]) -> detectors.Removal:
+def _removal_fact(row: Row[Any]) -> Removal:
     detail = row.detail
-    return detectors.Removal(
+    return Removal(
         event_id=str(row.event_id),
         kind=row.kind,
         crime_reference=row.crime_reference,
@@ -295,7 +305,7 @@ def _removal_fact(row: Row[Any]) -> detectors.Removal:
         authority_mode=detail.get("authority_mode", "enforce"),
         removed_at=row.removed_at,
         victim_informed=row.victim_told,
-        victim_informed_at=None,
+        victim_informed_at=datetime.fromisoformat(told) if (told := detail.get("victim_informed_at")) else None,
     )
 
 

@@ -10,8 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from schemas.catalogue import AuditCategory, OffenceCatalogue
-from services.auditor.rules.counting import recordable_now, required_crimes
+from schemas.catalogue import AuditCategory, OffenceCatalogue, is_force
+from services.auditor.rules.counting import required_crimes
 from services.auditor.rules.facts import ContactState, CrimeFact, Removal
 from services.auditor.rules.policy import HIGH_RISK, AuditPolicy
 
@@ -111,10 +111,12 @@ def missing_record(state: ContactState, *, now: datetime, catalogue: OffenceCata
 
 
 def late_record(state: ContactState, crime: CrimeFact) -> list[FlagDraft]:
-    """LATE_RECORD: a crime recorded after its deadline (24 hours from the report)."""
-    if crime.recorded_at <= crime.recording_deadline:
+    """LATE_RECORD: a crime recorded after its deadline (24 hours from the report), as the auditor reckons it."""
+    # The auditor's own deadline when it has seen the report: a records system that restarts the clock is caught.
+    deadline = state.recording_deadline or crime.recording_deadline
+    if crime.recorded_at <= deadline:
         return []
-    hours = (crime.recorded_at - crime.recording_deadline).total_seconds() / 3600
+    hours = (crime.recorded_at - deadline).total_seconds() / 3600
     return [
         FlagDraft(
             rule=Rule.LATE_RECORD,
@@ -124,11 +126,11 @@ def late_record(state: ContactState, crime: CrimeFact) -> list[FlagDraft]:
             audit_category=crime.audit_category,
             explanation=(
                 f"{crime.crime_reference} ({crime.ho_class}) was recorded {hours:.1f} hours after its recording "
-                f"deadline {_iso(crime.recording_deadline)}."
+                f"deadline {_iso(deadline)}."
             ),
             evidence={
                 "recorded_at": _iso(crime.recorded_at),
-                "recording_deadline": _iso(crime.recording_deadline),
+                "recording_deadline": _iso(deadline),
                 "ho_class": crime.ho_class,
             },
         )
@@ -169,8 +171,16 @@ def unjustified_non_crime(state: ContactState, *, catalogue: OffenceCatalogue) -
         return []
     if state.facts.credible_evidence or (state.decision.credible_evidence or "").strip():
         return []
+    # domain.md: a notifiable offence against an identified victim, closed without credible evidence to the
+    # contrary. Confirmation is the person's job to get, not a reason to close the contact as a non-crime.
+    identified = {v.ref for v in state.facts.victims if v.identified}
     offences = [
-        o for o in state.facts.offences if o.victim_ref is not None and recordable_now(state.facts, o, catalogue)
+        o
+        for o in state.facts.offences
+        if o.victim_ref in identified
+        and catalogue.recordable(o.ho_class) is None
+        and (known := catalogue.get(o.ho_class)) is not None
+        and known.victim_based
     ]
     if not offences:
         return []
@@ -187,7 +197,6 @@ def unjustified_non_crime(state: ContactState, *, catalogue: OffenceCatalogue) -
                 "outcome": state.decision.outcome,
                 "decided_by": state.decision.decided_by,
                 "offences": [o.ho_class for o in offences],
-                "rationale": state.decision.rationale[:500],
             },
         )
     ]
@@ -204,7 +213,9 @@ def rape_without_n100(state: ContactState, *, catalogue: OffenceCatalogue) -> li
     ]
     if not reported:
         return []
-    if any(c.audit_category == AuditCategory.RAPE.value and c.status == "recorded" for c in state.crimes):
+    # A rape recorded here counts even if later cancelled (C2–C4 are judged by their own rules); a transferred one
+    # is no longer this force's, so it needs the N100. Judging by status alone would depend on arrival order.
+    if any(c.audit_category == AuditCategory.RAPE.value and c.status != "transferred" for c in state.crimes):
         return []
     return [
         FlagDraft(
@@ -225,11 +236,26 @@ def rape_without_n100(state: ContactState, *, catalogue: OffenceCatalogue) -> li
     ]
 
 
+OPINION = ("does not wish", "doesn't want", "not wish to proceed", "withdraw", "not support")
+
+
 def _missing_grounds(removal: Removal, *, live_crimes: set[str]) -> str | None:
     grounds = removal.grounds
+    parts = (grounds.get("explanation"), (grounds.get("avi") or {}).get("description"), grounds.get("error"))
+    said = " ".join(str(part or "") for part in parts).lower()
+    if removal.code != "C1" and any(word in said for word in OPINION):
+        # A victim not wishing to proceed is an outcome, never a reason to cancel a crime.
+        return "the grounds are the victim not wishing to proceed, which is not a reason to cancel"
     match removal.code:
         case "C1":
-            return None if grounds.get("receiving_force") else "a transfer (C1) without the receiving force"
+            receiving = grounds.get("receiving_force")
+            if not receiving:
+                return "a transfer (C1) without the receiving force"
+            if receiving == removal.force:
+                return "a transfer (C1) to the force that already holds the crime"
+            if not is_force(receiving):
+                return f"a transfer (C1) to {receiving}, which is not a force of England and Wales"
+            return None
         case "C2":
             avi = grounds.get("avi") or {}
             if not (avi.get("description") and avi.get("held_at")):
@@ -267,7 +293,7 @@ def cancellation_without_grounds(removal: Removal, *, live_crimes: set[str]) -> 
 
 def cancellation_wrong_authority(removal: Removal, *, policy: AuditPolicy) -> list[FlagDraft]:
     """CANCELLATION_WRONG_AUTHORITY: authorised below the matrix, or by the person who asked."""
-    if removal.request_id is None:
+    if removal.request_id is None and removal.kind == "transferred" and removal.code == "C1":
         return []  # transferred by the rules at first contact: no person authorised or asked
     authoriser = removal.authorised_by or {}
     requester = removal.requested_by or {}
