@@ -6,7 +6,18 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from schemas.catalogue import ForceCode, HoClass, OffenceCatalogue, is_force
 from schemas.envelope import AwareDatetime
@@ -25,6 +36,36 @@ Ref = Annotated[
     ),
 ]
 """A label naming a victim, offender or incident within one contact (V1, S1, monday)."""
+
+
+class _ContactPart(BaseModel):
+    """A part of a contact: unknown fields refused, immutable, and no NUL character in any text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it here, as a field error, rather than fail on storing it.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
+
+def _iso_date(value: object) -> object:
+    # A number is not a date here (it would be read as seconds since 1970).
+    if not isinstance(value, str | date) or (isinstance(value, str) and value.strip().lstrip("+-").isdigit()):
+        raise ValueError("date must be an ISO 8601 string, e.g. 1990-05-17")
+    return value
+
+
+def _not_in_future(value: date) -> date:
+    if value > date.today():
+        raise ValueError("a date of birth cannot be in the future")
+    return value
+
+
+BirthDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_not_in_future)]
 
 
 class Channel(StrEnum):
@@ -78,7 +119,7 @@ class Qualifier(StrEnum):
     DRUGS_RELATED = "drugs_related"
 
 
-class Source(BaseModel):
+class Source(_ContactPart):
     """The calling system and its own reference for the incident."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -97,7 +138,7 @@ class Source(BaseModel):
     )
 
 
-class Reporter(BaseModel):
+class Reporter(_ContactPart):
     """The person who made the report, and how they relate to the victim."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -119,7 +160,7 @@ class Reporter(BaseModel):
     )
 
 
-class Victim(BaseModel):
+class Victim(_ContactPart):
     """A person or organisation the report says an offence was committed against."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -127,17 +168,17 @@ class Victim(BaseModel):
     ref: Ref = Field(description="The victim's label in this contact (V1, V2, ...); offences name it.")
     kind: VictimKind = Field(description="A person or an organisation.")
     name: str | None = Field(default=None, min_length=1, max_length=200, description="The victim's name, when known.")
-    date_of_birth: date | None = Field(default=None, description="A person's date of birth, when known.")
-    identified: bool = Field(
+    date_of_birth: BirthDate | None = Field(default=None, description="A person's date of birth, when known.")
+    identified: StrictBool = Field(
         description="Whether the victim is identified: NCRS records a crime for an identified victim."
     )
-    confirmed: bool = Field(
+    confirmed: StrictBool = Field(
         description="Whether the victim has confirmed the offence: a third party's report of an identified "
         "victim is not recorded until the victim confirms it (NCRS)."
     )
 
 
-class Incident(BaseModel):
+class Incident(_ContactPart):
     """The incident record every contact becomes at once (NSIR)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -167,7 +208,7 @@ class Incident(BaseModel):
         return qualifiers
 
 
-class Location(BaseModel):
+class Location(_ContactPart):
     """Where the incident happened."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -190,7 +231,7 @@ class Location(BaseModel):
     )
 
 
-class ReportedOffence(BaseModel):
+class ReportedOffence(_ContactPart):
     """One offence the report discloses: against which victim, under which Home Office class, by whom."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -299,7 +340,7 @@ _EXAMPLE_ASB_MINIMAL: dict[str, Any] = {
 }
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(_ContactPart):
     """A report to the police (a call, an online report, a visit) as a call-handling system sends it."""
 
     model_config = ConfigDict(
@@ -375,17 +416,31 @@ class ContactCreate(BaseModel):
 
     @model_validator(mode="after")
     def _refs_resolve_and_times_agree(self) -> ContactCreate:
-        refs = [victim.ref for victim in self.victims]
-        repeated = sorted({ref for ref in refs if refs.count(ref) > 1})
-        if repeated:
-            # HOCR section D counts crimes per victim, so each victim must be named once.
-            raise ValueError(f"victims: each ref must be unique; repeated: {', '.join(repeated)}")
-        known = set(refs)
+        errors: list[InitErrorDetails] = []
+
+        def refuse(loc: tuple[str | int, ...], message: str, value: object) -> None:
+            errors.append(InitErrorDetails(type=PydanticCustomError("contact", message), loc=loc, input=value))
+
+        seen: set[str] = set()
+        for index, victim in enumerate(self.victims):
+            if victim.ref in seen:
+                # HOCR section D counts crimes per victim, so each victim must be named once.
+                refuse(
+                    ("victims", index, "ref"), f"victim ref {victim.ref} is used twice; each must be unique", victim.ref
+                )
+            seen.add(victim.ref)
         for index, offence in enumerate(self.offences):
-            if offence.victim_ref is not None and offence.victim_ref not in known:
-                raise ValueError(f"offences[{index}].victim_ref {offence.victim_ref!r} names no victim in victims")
+            if offence.victim_ref is not None and offence.victim_ref not in seen:
+                refuse(
+                    ("offences", index, "victim_ref"),
+                    f"{offence.victim_ref} names no victim in victims",
+                    offence.victim_ref,
+                )
         if self.occurred_from is not None and self.occurred_to is not None and self.occurred_to < self.occurred_from:
-            raise ValueError("occurred_to must not be before occurred_from")
+            refuse(("occurred_to",), "occurred_to must not be before occurred_from", self.occurred_to.isoformat())
+        if errors:
+            # Raised with each field's own location, so a caller sees body.offences.1.victim_ref, not body.
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
 
     @property

@@ -304,7 +304,7 @@ async def _owned(session: AsyncSession, subscription_id: UUID, principal: Princi
     row = await alerts_repository.get_subscription(session, subscription_id, lock=True)
     if row is None:
         raise ProblemError(404, "Not found", f"No subscription {subscription_id}.")
-    require_force(principal, row.force)
+    require_force(principal, row.force, f"No subscription {subscription_id}.")
     return row
 
 
@@ -392,7 +392,7 @@ async def _detail(runtime: ServiceRuntime, subscription_id: UUID, principal: Pri
         row = await alerts_repository.get_subscription(session, subscription_id)
         if row is None:
             raise ProblemError(404, "Not found", f"No subscription {subscription_id}.")
-        require_force(principal, row.force)
+        require_force(principal, row.force, f"No subscription {subscription_id}.")
         recent = await alerts_repository.deliveries_of(session, subscription_id, limit=RECENT_DELIVERIES)
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="subscription", subject_ids=[str(subscription_id)]

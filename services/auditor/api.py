@@ -128,7 +128,7 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
         force = contact.force if contact else (crimes[0].force if crimes else None)
         if force is None:
             raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
-        require_force(principal, force)
+        require_force(principal, force, f"The auditor has seen nothing of contact {contact_id}.")
         flags = await repository.list_flags(session, force=force, contact_id=contact_id, limit=500)
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
@@ -206,7 +206,7 @@ async def _detail(request: Request, flag_id: int, principal: Principal, *, consu
         flag = await repository.get_flag(session, flag_id)
         if flag is None:
             raise ProblemError(404, "Not found", f"No flag {flag_id}.")
-        require_force(principal, flag.force)
+        require_force(principal, flag.force, f"No flag {flag_id}.")
         history = await repository.flag_history_of(session, flag_id)
         if consulted:
             await runtime.access_log.record(
@@ -468,7 +468,7 @@ async def _audit(request: Request, audit_id: UUID, principal: Principal, recorde
         audit, items = await repository.get_audit(session, audit_id)
         if audit is None:
             raise ProblemError(404, "Not found", f"No audit {audit_id}.")
-        require_force(principal, audit.force)
+        require_force(principal, audit.force, f"No audit {audit_id}.")
         own_count = await repository.crimes_recorded_between(
             session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
         )

@@ -17,7 +17,7 @@ from services.intake.service import Accepted
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import ServiceRuntime
-from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 
 router = APIRouter(prefix="/v1", tags=["contacts"], responses=PROBLEM_RESPONSES)
 
@@ -75,8 +75,11 @@ def _runtime(request: Request) -> ServiceRuntime:
     response_model=ContactAccepted,
     summary="Submit a contact (idempotent)",
     responses={
-        400: {"description": "No usable `Idempotency-Key` header."},
-        409: {"description": "The same key is still being handled, or the source reference already has a contact."},
+        400: {"model": Problem, "description": "No usable `Idempotency-Key` header."},
+        409: {
+            "model": Problem,
+            "description": "The same key is still being handled, or the source reference already has a contact.",
+        },
     },
 )
 async def post_contact(
@@ -176,7 +179,7 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
         row = await repository.get_contact(session, contact_id)
         if row is None:
             raise ProblemError(404, "Not found", f"No contact {contact_id}.")
-        require_force(principal, row.force)
+        require_force(principal, row.force, f"No contact {contact_id}.")
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
         )
@@ -187,8 +190,8 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
 async def find_contact(
     request: Request,
     principal: Annotated[Principal, READERS],
-    source_system: Annotated[str, Query(min_length=1, max_length=100)],
-    source_reference: Annotated[str, Query(min_length=1, max_length=100)],
+    source_system: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]+$")],
+    source_reference: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]+$")],
 ) -> ContactRead:
     """The contact your force holds for a call-handling system's incident reference."""
     runtime = _runtime(request)
@@ -204,3 +207,12 @@ async def find_contact(
     if row is None:
         raise ProblemError(404, "Not found", f"No contact for {source_system}/{source_reference} in {principal.force}.")
     return _read(row)
+
+
+def document(schema: dict[str, Any]) -> None:
+    """The Idempotency-Key is required and at most 255 characters; the route checks it itself (to answer 400, as
+    the IETF draft says, rather than 422), so the document says what the check does."""
+    for parameter in schema["paths"]["/v1/contacts"]["post"]["parameters"]:
+        if parameter["name"] == "Idempotency-Key":
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 255, "title": "Idempotency-Key"}

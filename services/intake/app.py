@@ -42,7 +42,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         subscriptions=handlers.SUBSCRIPTIONS,
         housekeeping=[("idempotency-expiry", (600.0, expire_keys))],
     )
-    app = create_service_app(runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router])
+    app = create_service_app(
+        runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router], document=api.document
+    )
     app.state.settings = settings
     app.state.catalogue = OffenceCatalogue.default()
     return app

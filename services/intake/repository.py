@@ -19,6 +19,16 @@ async def try_lock_key(session: AsyncSession, *, client_id: str, key: str) -> bo
     )
 
 
+async def lock_source(session: AsyncSession, *, force: str, system: str, reference: str) -> None:
+    """Waits for, then holds until commit, the lock on one caller incident reference: two submissions of it at once
+    are decided one after the other, so the second finds the first instead of failing on the unique index."""
+    await session.execute(
+        select(
+            func.pg_advisory_xact_lock(func.hashtextextended("source\n" + force + "\n" + system + "\n" + reference, 0))
+        )
+    )
+
+
 async def find_key(session: AsyncSession, *, client_id: str, key: str) -> Row[Any] | None:
     """The stored outcome of an earlier request with this key, if any."""
     return (

@@ -83,6 +83,9 @@ async def receive_contact(
         if earlier.request_sha256 != fingerprint:
             return Receipt(Accepted.KEY_REUSED, contact_id=earlier.contact_id, status_code=422)
         return Receipt(Accepted.REPLAYED, earlier.contact_id, earlier.status_code, earlier.response)
+    await repository.lock_source(
+        session, force=contact.force, system=contact.source.system, reference=contact.source.reference
+    )
     existing = await repository.find_by_source(
         session, force=contact.force, system=contact.source.system, reference=contact.source.reference
     )

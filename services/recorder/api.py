@@ -112,7 +112,7 @@ async def get_crime(request: Request, crime_reference: CRN, principal: Annotated
         row = await repository.get_crime(session, crime_reference)
         if row is None:
             raise ProblemError(404, "Not found", f"No crime {crime_reference}.")
-        require_force(principal, row.force)
+        require_force(principal, row.force, f"No crime {crime_reference}.")
         history = await repository.history_of(session, crime_reference)
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="crime", subject_ids=[crime_reference]
@@ -172,7 +172,7 @@ async def get_decision(request: Request, contact_id: UUID, principal: Annotated[
         row = await repository.get_decision(session, contact_id)
         if row is None:
             raise ProblemError(404, "Not found", f"No decision yet for contact {contact_id}.")
-        require_force(principal, row.force)
+        require_force(principal, row.force, f"No decision yet for contact {contact_id}.")
         crimes = await repository.list_crimes(session, force=principal.force, contact_id=contact_id, limit=500)
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="decision", subject_ids=[str(contact_id)]

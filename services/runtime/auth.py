@@ -166,8 +166,8 @@ def require_roles(*roles: Role) -> object:
     return Depends(check)
 
 
-def require_force(principal: Principal, force: str) -> None:
+def require_force(principal: Principal, force: str, not_found: str) -> None:
     """Refuses a principal of one force any sight of another force's data."""
     if principal.force != force:
-        # 404 rather than 403: another force's records are not even acknowledged to exist.
-        raise ProblemError(404, "Not found", "No such record for your force.")
+        # 404 with the very words an unknown record gets: another force's records are not even acknowledged.
+        raise ProblemError(404, "Not found", not_found)

@@ -15,7 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,7 +29,13 @@ from services.runtime.auth import KeyVerifier, require_roles
 from services.runtime.database import create_engine, create_session_factory
 from services.runtime.kafka import Backoff, ConsumerRunner, OutboxRelay, Subscription, create_producer
 from services.runtime.messaging import UnitOfWork, unit_of_work
-from services.runtime.problems import Problem, install_problem_handlers, problem_response
+from services.runtime.problems import (
+    PROBLEM_RESPONSES,
+    Problem,
+    document_problems,
+    install_problem_handlers,
+    problem_response,
+)
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -244,6 +251,7 @@ def create_app(
     description: str,
     routers: Sequence[APIRouter] = (),
     version: str = "1.0.0",
+    document: Callable[[dict[str, Any]], None] | None = None,
 ) -> FastAPI:
     """A service's HTTP app: its routers plus /healthz, /readyz, /metrics, problem+json and a body limit."""
 
@@ -290,10 +298,38 @@ def create_app(
         tags=["health"],
         summary="Prometheus metrics",
         dependencies=[require_roles(Role.ADMIN, Role.AUDITOR)],  # type: ignore[list-item]
+        response_class=PlainTextResponse,
+        responses={
+            200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition format."},
+            **{s: PROBLEM_RESPONSES[s] for s in (401, 403)},
+        },
     )
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=title, version=version, description=description, routes=app.routes)
+            document_problems(schema)
+            # Every route but health needs a credential (design.md, Security and privacy): say so in the document.
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (`crimerec keys issue`), sent as `Authorization: Bearer <key>`.",
+                }
+            }
+            for path, operations in schema["paths"].items():
+                if path not in ("/healthz", "/readyz"):
+                    for operation in operations.values():
+                        operation["security"] = [{"apiKey": []}]
+            if document is not None:
+                document(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -66,6 +69,18 @@ def field_name(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _methods_for(routes: Iterable[BaseRoute], scope: Scope) -> set[str]:
+    """The methods every route matching the request's path serves, looking inside included routers."""
+    methods: set[str] = set()
+    for route in routes:
+        inner = getattr(route, "original_router", None) or getattr(route, "router", None)
+        if inner is not None and hasattr(inner, "routes"):
+            methods |= _methods_for(inner.routes, scope)
+        elif route.matches(scope)[0] is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Makes every error the app can raise answer as problem+json."""
 
@@ -89,13 +104,19 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated", 403: "Forbidden"}
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; a path served by several routes (GET and
+            # POST /v1/contacts) allows all their methods.
+            allowed = sorted(_methods_for(request.app.router.routes, request.scope))
+            headers = {"Allow": ", ".join(allowed)}
         problem = Problem(
             title=titles.get(exc.status_code, "HTTP error"),
             status=exc.status_code,
             detail=str(exc.detail),
             instance=request.url.path,
         )
-        return problem_response(problem, headers=getattr(exc, "headers", None))
+        return problem_response(problem, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -110,12 +131,23 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
+    status: {"model": Problem, "description": text}
     for status, text in {
         401: "No valid credential (send `Authorization: Bearer <key>`).",
         403: "The credential's role or force does not allow this.",
+        404: "No such record (another force's records are answered the same way).",
         413: "The request body is too large.",
         422: "The request is not valid; `errors` names each field and why.",
     }.items()
 }
-"""OpenAPI entries for the errors every authenticated route can answer with."""
+"""OpenAPI entries for the errors every authenticated route can answer with (documented as problem+json)."""
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """Moves every error response of an OpenAPI document to `application/problem+json` with the Problem schema."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {PROBLEM_JSON: {"schema": ref}}
