@@ -34,6 +34,7 @@ test: lint
 ## bench: performance figures (printed, never asserted)
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/recorder.py
 
 ## schemas: regenerate the committed JSON Schema and AsyncAPI files from the models
 schemas: $(STAMP)
