@@ -35,6 +35,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/recorder.py
+	$(BIN)/python bench/auditor.py
 
 ## schemas: regenerate the committed JSON Schema and AsyncAPI files from the models
 schemas: $(STAMP)

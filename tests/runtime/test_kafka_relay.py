@@ -183,14 +183,15 @@ async def test_a_row_committed_while_a_batch_is_being_published_is_not_left_for_
                 assert not free, "the relay has not picked the row up yet"
                 return True
 
-            await eventually(claimed_by_the_relay, within=5, interval=0.02)
+            # Well inside the 30 s poll: only a notification can have woken the relay this soon.
+            await eventually(claimed_by_the_relay, within=15, interval=0.02)
             await emit(db, scratch, broker, decided_event())  # notifies while the first batch is in flight
 
             async def both_published() -> bool:
                 assert await unpublished(db, scratch) == 0
                 return True
 
-            await eventually(both_published, within=6)
+            await eventually(both_published, within=15)
     finally:
         await slow.stop()
 

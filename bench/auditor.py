@@ -1,0 +1,269 @@
+"""Auditor speed: approval → alert latency on an open SSE stream, and the replay rate over a pre-filled topic.
+
+    .venv/bin/python bench/auditor.py [--cancellations 1000] [--rate 20] [--contacts 100000]
+
+1. Runs intake, recorder and auditor as processes, records `--cancellations` violence crimes, asks to cancel each,
+   then approves them as a DDM at a steady `--rate` a second while a supervisor's SSE stream is open; prints p50 and
+   p99 from each approval's response to its HIGH_RISK_CANCELLATION alert arriving (target p99 under 500 ms).
+2. Fills the contacts and records topics with `--contacts` contacts and their recorder events, starts an auditor on
+   a fresh database in event-time mode, and prints events handled a second (target at least 5,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _engines import bench_engines, engine_env
+from recorder import envelopes
+
+from crimerec import stack
+from crimerec.embedded import free_port
+from schemas import topics
+from schemas.events import ContactDecided, CrimeRecorded, Outcome, envelope_for
+from services.runtime.database import asyncpg_dsn
+from services.runtime.messaging import encode_event
+
+console = Console()
+
+
+def start(name: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crimerec", "serve", name, "--port", str(port)],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} not ready")
+
+
+async def alert_latency(urls: dict[str, str], keys: dict[str, str], n: int, rate: float) -> list[float]:
+    """Seconds from each approval's response to its alert on the stream."""
+    auth = {role: {"Authorization": f"Bearer {key}"} for role, key in keys.items()}
+    async with httpx.AsyncClient(timeout=30) as client:
+        crns: list[str] = []
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("recording crimes and asking to cancel them", total=n)
+            for _ in range(n):
+                body = {
+                    "force": "GMP",
+                    "source": {"system": "BENCH", "reference": uuid.uuid4().hex},
+                    "channel": "999",
+                    "received_at": (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))),
+                    "reporter": {"relationship": "victim"},
+                    "victims": [{"ref": "V1", "kind": "person", "identified": True, "confirmed": True}],
+                    "incident": {"category": "crime"},
+                    "offences": [{"victim_ref": "V1", "ho_class": "8N"}],
+                }
+                r = await client.post(
+                    f"{urls['intake']}/v1/contacts", json=body,
+                    headers=auth["call_handler"] | {"Idempotency-Key": uuid.uuid4().hex},
+                )  # fmt: skip
+                contact_id = r.json()["contact_id"]
+                while True:
+                    d = await client.get(
+                        f"{urls['recorder']}/v1/contacts/{contact_id}/decision", headers=auth["officer"]
+                    )
+                    if d.status_code == 200:
+                        break
+                    await asyncio.sleep(0.05)
+                crns.append(d.json()["crime_references"][0])
+                progress.advance(task)
+        requests = []
+        for crn in crns:
+            r = await client.post(
+                f"{urls['recorder']}/v1/crimes/{crn}/cancellation-requests",
+                json={"code": "C4", "explanation": "Recorded against the wrong person.", "error": "wrong victim",
+                      "victim_informed": False},
+                headers=auth["officer"],
+            )  # fmt: skip
+            requests.append((crn, r.json()["request_id"]))
+
+        arrived: dict[str, float] = {}
+        approved: dict[str, float] = {}
+
+        async def listen() -> None:
+            async with client.stream(
+                "GET", f"{urls['auditor']}/v1/alerts/stream?rule=HIGH_RISK_CANCELLATION",
+                headers=auth["supervisor"], timeout=None,
+            ) as stream:  # fmt: skip
+                async for line in stream.aiter_lines():
+                    if line.startswith("data:"):
+                        body = json.loads(line[5:])
+                        if body.get("event") == "flag.raised" and body.get("crime_reference"):
+                            arrived.setdefault(body["crime_reference"], time.perf_counter())
+                            if len(arrived) >= n:
+                                return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(1.0)  # the stream is open before the first approval
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"approving at {rate:g}/s", total=n)
+            started = time.perf_counter()
+            for i, (crn, request_id) in enumerate(requests):
+                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+                r = await client.post(
+                    f"{urls['recorder']}/v1/cancellation-requests/{request_id}/approval",
+                    json={"note": "agreed"}, headers=auth["ddm"],
+                )  # fmt: skip
+                approved[crn] = time.perf_counter()
+                assert r.status_code == 200, r.text
+                progress.advance(task)
+        await asyncio.wait_for(listener, timeout=120)
+    return [arrived[crn] - approved[crn] for crn in approved if crn in arrived]
+
+
+async def fill(bootstrap: str, prefix: str, n: int, idempotence: bool) -> int:
+    """Contacts and their recorder events on the two topics, as intake and the recorder publish them."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence, linger_ms=20,
+        max_batch_size=1_000_000,
+    )  # fmt: skip
+    await producer.start()
+    count = 0
+    try:
+        received = envelopes(n)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("filling contacts and records", total=n)
+            for i in range(0, n, 1000):
+                futures = []
+                for env in received[i : i + 1000]:
+                    contact = env.payload["contact"]
+                    cid = env.contact_id
+                    key = str(cid).encode()
+                    futures.append(await producer.send(prefix + topics.CONTACTS, encode_event(env), key=key))
+                    count += 1
+                    received_at = datetime.fromisoformat(contact["received_at"])
+                    refs = []
+                    for j, offence in enumerate(contact["offences"]):
+                        crn = f"GMP-2026-{i + j:07d}-{uuid.uuid4().hex[:6]}"[:40]
+                        refs.append(crn)
+                        crime = CrimeRecorded(
+                            contact_id=cid, crime_reference=crn, force="GMP", victim_ref=offence["victim_ref"],
+                            ho_class=offence["ho_class"], offence_group="g", audit_category="violence",
+                            received_at=received_at, recorded_at=received_at + timedelta(seconds=2),
+                            recording_deadline=received_at + timedelta(hours=24), rules_version="bench",
+                            recorded_by=None,
+                        )  # fmt: skip
+                        e = envelope_for(crime, producer="recorder", correlation_id=cid)
+                        futures.append(await producer.send(prefix + topics.RECORDS, encode_event(e), key=key))
+                        count += 1
+                    decided = ContactDecided(
+                        contact_id=cid, force="GMP", outcome=Outcome.RECORDED, crime_references=refs,
+                        rationale="bench", rules_version="bench", decided_at=received_at + timedelta(seconds=2),
+                        recording_deadline=received_at + timedelta(hours=24), received_at=received_at,
+                        decided_by=None,
+                    )  # fmt: skip
+                    e = envelope_for(decided, producer="recorder", correlation_id=cid)
+                    futures.append(await producer.send(prefix + topics.RECORDS, encode_event(e), key=key))
+                    count += 1
+                await asyncio.gather(*futures)
+                progress.advance(task, 1000)
+    finally:
+        await producer.stop()
+    return count
+
+
+async def wait_handled(dsn: str, events: int, proc: subprocess.Popen[bytes]) -> tuple[float, float]:
+    conn = await asyncpg.connect(dsn)
+    first = None
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("auditor replaying", total=events)
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"auditor exited with {proc.returncode}")
+                handled = int(await conn.fetchval("SELECT count(*) FROM auditor.inbox"))
+                progress.update(task, completed=handled)
+                now = time.perf_counter()
+                if handled and first is None:
+                    first = now
+                if handled >= events:
+                    assert first is not None
+                    return first, now
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cancellations", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--contacts", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        with bench_engines(Path(tmp) / "live") as engines:
+            keys = asyncio.run(stack.issue_keys(engines, force="GMP", roles=stack.DEMO_ROLES, label="bench"))
+            env = engine_env(engines) | {f"CRIMEREC_{s.upper()}_LOG_LEVEL": "WARNING" for s in stack.SERVICES}
+            urls, procs = {}, []
+            try:
+                for name in stack.SERVICES:
+                    port = free_port()
+                    urls[name] = f"http://127.0.0.1:{port}"
+                    procs.append(start(name, port, env, Path(tmp) / f"{name}.log"))
+                for url in urls.values():
+                    wait_ready(url)
+                latencies = asyncio.run(alert_latency(urls, keys, args.cancellations, args.rate))
+            finally:
+                for proc in procs:
+                    proc.terminate()
+                    proc.wait()
+        with bench_engines(Path(tmp) / "replay") as engines:
+            dsn = asyncpg_dsn(make_url(engines.database_url.get_secret_value()))
+            events = asyncio.run(fill(engines.kafka_bootstrap, engines.topic_prefix, args.contacts,
+                                      engines.kafka_enable_idempotence))  # fmt: skip
+            env = engine_env(engines) | {
+                "CRIMEREC_AUDITOR_LOG_LEVEL": "WARNING",
+                "CRIMEREC_AUDITOR_CLOCK": "event_time",
+            }
+            proc = start("auditor", free_port(), env, Path(tmp) / "replay.log")
+            try:
+                first, last = asyncio.run(wait_handled(dsn, events, proc))
+            finally:
+                proc.terminate()
+                proc.wait()
+
+    ms = sorted(x * 1000 for x in latencies)
+    table = Table(title="auditor")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(f"alerts received of {args.cancellations} approvals", str(len(ms)))
+    if ms:
+        table.add_row("approval → alert on SSE, p50 (ms)", f"{statistics.median(ms):.0f}")
+        table.add_row("approval → alert on SSE, p99 (ms)", f"{ms[min(len(ms) - 1, int(len(ms) * 0.99))]:.0f}")
+    table.add_row(f"replay: events ({args.contacts:,} contacts)", f"{events:,}")
+    table.add_row("replay: events handled / s", f"{events / (last - first):,.0f}")
+    console.print(table)
+    console.print("targets: p99 < 500 ms; replay ≥ 5,000 events/s")
+
+
+if __name__ == "__main__":
+    main()
