@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -190,6 +190,42 @@ async def _every(job: Housekeeping, runtime: ServiceRuntime) -> None:
             log.warning("housekeeping failed", extra={"error": repr(exc)})
 
 
+class RequestContext:
+    """Gives each request an id (echoed as x-request-id), puts it and the correlation id in the logs, and times it.
+
+    Pure ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a stream per request and buffers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = (headers.get(b"x-request-id", b"").decode("latin-1") or str(uuid.uuid4()))[:100]
+        logs.request_id.set(rid)
+        logs.correlation_id.set((headers.get(b"x-correlation-id", b"").decode("latin-1") or rid)[:100])
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            metrics.REQUEST_SECONDS.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
 class BodyLimit:
     """Refuses request bodies over the limit with 413, also chunked ones that announce no length."""
 
@@ -267,20 +303,7 @@ def create_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
-        logs.request_id.set(rid[:100])
-        logs.correlation_id.set(request.headers.get("x-correlation-id", rid)[:100])
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.REQUEST_SECONDS.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        response.headers["x-request-id"] = rid[:100]
-        return response
-
+    app.add_middleware(RequestContext)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process is up")
