@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel
 
 from schemas import topics
@@ -16,8 +18,8 @@ from services.runtime.messaging import UnitOfWork
 def subscriptions(*, policy: RecorderPolicy) -> list[Subscription]:
     """The recorder reads every contact."""
 
-    async def on_contact(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-        if isinstance(payload, ContactReceived):
-            await service.record_contact(uow, envelope, payload, policy=policy)
+    async def on_contacts(uow: UnitOfWork, events: Sequence[tuple[Envelope, BaseModel]]) -> None:
+        received = [(e, p) for e, p in events if isinstance(p, ContactReceived)]
+        await service.record_contacts(uow, received, policy=policy)
 
-    return [Subscription(name="recorder.contacts", topics=[topics.CONTACTS], handler=on_contact)]
+    return [Subscription(name="recorder.contacts", topics=[topics.CONTACTS], batch_handler=on_contacts)]

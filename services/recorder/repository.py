@@ -24,23 +24,14 @@ from services.recorder.models import (
 )
 
 
-async def store_contact(
-    session: AsyncSession,
-    *,
-    contact_id: UUID,
-    force: str,
-    received_at: datetime,
-    body: dict[str, Any],
-    event_id: UUID,
-) -> bool:
-    """Keeps a received contact; False when it was already here (the same contact delivered twice)."""
+async def store_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[UUID]:
+    """Keeps received contacts, one statement; returns the ids that were new (not delivered before)."""
+    if not rows:
+        return set()
     result = await session.execute(
-        pg_insert(contacts)
-        .values(contact_id=contact_id, force=force, received_at=received_at, body=body, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(contacts.c.contact_id)
+        pg_insert(contacts).values(list(rows)).on_conflict_do_nothing().returning(contacts.c.contact_id)
     )
-    return result.first() is not None
+    return {row.contact_id for row in result}
 
 
 async def allocate_crime_references(session: AsyncSession, *, force: str, year: int, count: int) -> list[int]:
@@ -58,15 +49,18 @@ async def allocate_crime_references(session: AsyncSession, *, force: str, year: 
     return list(range(last - count + 1, last + 1))
 
 
-async def insert_decision(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Stores a contact's recording decision."""
-    await session.execute(insert(decisions).values(**values))
-
-
-async def insert_crimes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Stores crime records."""
-    if rows:
-        await session.execute(insert(crimes), list(rows))
+async def insert_rows(session: AsyncSession, **rows_by_table: Sequence[dict[str, Any]]) -> None:
+    """Inserts gathered rows, one statement per table (crimes, crime_history, decisions, decision_history, n100s)."""
+    tables = {
+        "crimes": crimes,
+        "crime_history": crime_history,
+        "decisions": decisions,
+        "decision_history": decision_history,
+        "n100s": n100s,
+    }
+    for name, rows in rows_by_table.items():
+        if rows:
+            await session.execute(insert(tables[name]), list(rows))
 
 
 async def get_decision(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
@@ -222,11 +216,6 @@ async def update_cancellation_request(session: AsyncSession, request_id: UUID, *
     await session.execute(
         update(cancellation_requests).where(cancellation_requests.c.request_id == request_id).values(**values)
     )
-
-
-async def insert_n100(session: AsyncSession, values: dict[str, Any]) -> None:
-    """Stores an N100 record."""
-    await session.execute(insert(n100s).values(**values))
 
 
 async def n100s_of(session: AsyncSession, contact_id: UUID) -> Sequence[Row[Any]]:

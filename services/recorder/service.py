@@ -4,10 +4,12 @@ to a record accountable. Expected refusals are returned (`Refused`), never raise
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas import topics
 from schemas.catalogue import AuditCategory, OffenceCatalogue
@@ -35,7 +37,7 @@ from schemas.events import (
 from services.recorder import repository
 from services.recorder.rules.authority import AuthorityPolicy, authority_problem
 from services.recorder.rules.cancellation import grounds_problems
-from services.recorder.rules.decision import CrimeToRecord, Decision, decide, rules_version
+from services.recorder.rules.decision import Decision, decide, rules_version
 from services.runtime.messaging import UnitOfWork
 
 PRODUCER = "recorder"
@@ -88,59 +90,106 @@ class _Events:
 # ------------------------------------------------------------------------------------------- first contact
 
 
-async def record_contact(
-    uow: UnitOfWork, received: Envelope, payload: ContactReceived, *, policy: RecorderPolicy
+async def record_contacts(
+    uow: UnitOfWork, received: Sequence[tuple[Envelope, ContactReceived]], *, policy: RecorderPolicy
 ) -> None:
-    """Decides a received contact by the rules and records its crimes, its N100 and any transfer, at once."""
+    """Decides a run of received contacts by the rules and records their crimes, N100s and transfers, at once:
+    one statement per table for the whole run, references allocated once per force and year."""
     session = uow.session
-    if not await repository.store_contact(
+    new = await repository.store_contacts(
         session,
-        contact_id=payload.contact_id,
-        force=payload.force,
-        received_at=payload.received_at,
-        body=payload.contact.model_dump(mode="json"),
-        event_id=received.event_id,
-    ):
-        return  # already decided from an earlier delivery of this contact
-    decision = decide(payload.contact, catalogue=policy.catalogue, limit=policy.limit)
-    events = _Events(uow, correlation_id=received.correlation_id, causation_id=received.event_id)
-    now = utcnow()
-    references = await _record_crimes(
-        uow, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision, by=None, now=now,
-        policy=policy,
-    )  # fmt: skip
-    await repository.insert_decision(
-        session,
-        {
-            "contact_id": payload.contact_id,
-            "force": payload.force,
-            "outcome": decision.outcome.value,
-            "rationale": decision.rationale,
-            "problems": list(decision.problems),
-            "rules_version": decision.rules_version,
-            "received_at": payload.received_at,
-            "recording_deadline": decision.recording_deadline,
-            "decided_at": now,
-            "decided_by": None,
-            "transfer_to": decision.transfer_to,
-            "n100": decision.n100,
-        },
+        [
+            {
+                "contact_id": p.contact_id,
+                "force": p.force,
+                "received_at": p.received_at,
+                "body": p.contact.model_dump(mode="json"),
+                "event_id": e.event_id,
+            }
+            for e, p in received
+        ],
     )
-    await repository.add_decision_history(
-        session, contact_id=payload.contact_id, at=now, outcome=decision.outcome.value, by=None,
-        rationale=decision.rationale,
-    )  # fmt: skip
-    if decision.n100:
-        await _record_n100(
-            uow, events, contact=payload.contact, contact_id=payload.contact_id, reason=decision.rationale,
-            crime_reference=None, by=None, now=now, catalogue=policy.catalogue,
+    now = utcnow()
+    plans: list[tuple[Envelope, ContactReceived, Decision]] = []
+    for envelope, payload in received:
+        if payload.contact_id in new:  # not decided before (a contact delivered twice is decided once)
+            new.discard(payload.contact_id)
+            plans.append((envelope, payload, decide(payload.contact, catalogue=policy.catalogue, limit=policy.limit)))
+    needed: dict[str, int] = {}
+    for _, payload, decision in plans:
+        needed[payload.force] = needed.get(payload.force, 0) + len(decision.crimes)
+    numbers = {
+        force: iter(await repository.allocate_crime_references(session, force=force, year=now.year, count=count))
+        for force, count in needed.items()
+        if count
+    }
+    writes = _Writes()
+    for envelope, payload, decision in plans:
+        events = _Events(uow, correlation_id=envelope.correlation_id, causation_id=envelope.event_id)
+        references = [crime_reference(payload.force, now.year, next(numbers[payload.force])) for _ in decision.crimes]
+        _record_crimes(
+            writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision,
+            references=references, by=None, now=now, policy=policy,
         )  # fmt: skip
-    events.emit(
-        _decided(
-            payload.contact_id, payload.force, payload.received_at, decision, references, None, now,
-            credible_evidence=payload.contact.credible_evidence_to_contrary,
+        writes.decisions.append(
+            {
+                "contact_id": payload.contact_id,
+                "force": payload.force,
+                "outcome": decision.outcome.value,
+                "rationale": decision.rationale,
+                "problems": list(decision.problems),
+                "rules_version": decision.rules_version,
+                "received_at": payload.received_at,
+                "recording_deadline": decision.recording_deadline,
+                "decided_at": now,
+                "decided_by": None,
+                "transfer_to": decision.transfer_to,
+                "n100": decision.n100,
+            }
         )
-    )  # fmt: skip
+        writes.decision_history.append(
+            {"contact_id": payload.contact_id, "at": now, "outcome": decision.outcome.value, "by_principal": None,
+             "rationale": decision.rationale}
+        )  # fmt: skip
+        if decision.n100:
+            _record_n100(
+                writes, events, contact=payload.contact, contact_id=payload.contact_id, reason=decision.rationale,
+                crime_reference=None, by=None, now=now, catalogue=policy.catalogue,
+            )  # fmt: skip
+        events.emit(
+            _decided(
+                payload.contact_id, payload.force, payload.received_at, decision, references, None, now,
+                credible_evidence=payload.contact.credible_evidence_to_contrary,
+            )
+        )  # fmt: skip
+    await writes.flush(session)
+
+
+@dataclass
+class _Writes:
+    """The rows a unit of work adds, gathered so each table gets one statement."""
+
+    crimes: list[dict[str, Any]] = field(default_factory=list)
+    crime_history: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    decision_history: list[dict[str, Any]] = field(default_factory=list)
+    n100s: list[dict[str, Any]] = field(default_factory=list)
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Inserts what was gathered (part of the open transaction)."""
+        await repository.insert_rows(
+            session,
+            crimes=self.crimes,
+            crime_history=self.crime_history,
+            decisions=self.decisions,
+            decision_history=self.decision_history,
+            n100s=self.n100s,
+        )
+
+
+async def _allocate(session: AsyncSession, *, force: str, now: datetime, count: int) -> list[str]:
+    numbers = await repository.allocate_crime_references(session, force=force, year=now.year, count=count)
+    return [crime_reference(force, now.year, n) for n in numbers]
 
 
 def _decided(
@@ -171,56 +220,54 @@ def _decided(
     )
 
 
-async def _record_crimes(
-    uow: UnitOfWork,
+def _record_crimes(
+    writes: _Writes,
     events: _Events,
     *,
     contact: ContactCreate,
     contact_id: UUID,
     decision: Decision,
+    references: Sequence[str],
     by: Actor | None,
     now: datetime,
     policy: RecorderPolicy,
-) -> list[str]:
-    """Records the decision's crimes with gapless references; transfers any committed in another force's area."""
-    crimes: Sequence[CrimeToRecord] = decision.crimes
-    numbers = await repository.allocate_crime_references(
-        uow.session, force=contact.force, year=now.year, count=len(crimes)
-    )
-    references = [crime_reference(contact.force, now.year, n) for n in numbers]
-    rows = []
-    for reference, crime in zip(references, crimes, strict=True):
+) -> None:
+    """Adds the decision's crimes under the given references; transfers any committed in another force's area."""
+    for reference, crime in zip(references, decision.crimes, strict=True):
         offence = policy.catalogue.get(crime.ho_class)
         assert offence is not None  # decide() records only classes the catalogue can record
-        rows.append(
+        row = {
+            "crime_reference": reference,
+            "contact_id": contact_id,
+            "force": contact.force,
+            "victim_ref": crime.victim_ref,
+            "ho_class": crime.ho_class,
+            "offence_group": offence.group,
+            "audit_category": offence.audit_category.value,
+            "offender_ref": crime.offender_ref,
+            "incident_ref": crime.incident_ref,
+            "status": "transferred" if decision.transfer_to else "recorded",
+            "received_at": contact.received_at,
+            "recorded_at": now,
+            "recording_deadline": decision.recording_deadline,
+            "transfer_to": decision.transfer_to,
+            "rules_version": decision.rules_version,
+            "recorded_by": by.principal if by else None,
+            "updated_at": now,
+        }
+        writes.crimes.append(row)
+        writes.crime_history.append(
             {
                 "crime_reference": reference,
-                "contact_id": contact_id,
-                "force": contact.force,
-                "victim_ref": crime.victim_ref,
-                "ho_class": crime.ho_class,
-                "offence_group": offence.group,
-                "audit_category": offence.audit_category.value,
-                "offender_ref": crime.offender_ref,
-                "incident_ref": crime.incident_ref,
-                "status": "recorded",
-                "received_at": contact.received_at,
-                "recorded_at": now,
-                "recording_deadline": decision.recording_deadline,
-                "transfer_to": decision.transfer_to,
-                "rules_version": decision.rules_version,
-                "recorded_by": by.principal if by else None,
+                "at": now,
+                "event_type": "crime.recorded",
+                "by_principal": row["recorded_by"],
+                "detail": {"ho_class": row["ho_class"], "rationale": decision.rationale},
             }
         )
-    await repository.insert_crimes(uow.session, rows)
-    for row in rows:
-        await repository.add_crime_history(
-            uow.session, crime_reference=row["crime_reference"], at=now, event_type="crime.recorded",
-            by=row["recorded_by"], detail={"ho_class": row["ho_class"], "rationale": decision.rationale},
-        )  # fmt: skip
         events.emit(
             CrimeRecorded(
-                crime_reference=row["crime_reference"],
+                crime_reference=reference,
                 contact_id=contact_id,
                 force=contact.force,
                 victim_ref=row["victim_ref"],
@@ -238,12 +285,11 @@ async def _record_crimes(
             )
         )
         if decision.transfer_to:
-            await _transfer_by_rules(uow, events, row=row, receiving_force=decision.transfer_to, now=now)
-    return references
+            _transfer_by_rules(writes, events, row=row, receiving_force=decision.transfer_to, now=now)
 
 
-async def _transfer_by_rules(
-    uow: UnitOfWork, events: _Events, *, row: dict[str, Any], receiving_force: str, now: datetime
+def _transfer_by_rules(
+    writes: _Writes, events: _Events, *, row: dict[str, Any], receiving_force: str, now: datetime
 ) -> None:
     """HOCR: a crime committed in another force's area is recorded, then transferred (C1) to that force."""
     grounds = CancellationGrounds(
@@ -251,10 +297,9 @@ async def _transfer_by_rules(
         explanation=f"Committed in the {receiving_force} area; transferred at first contact by the rules.",
         receiving_force=receiving_force,
     )
-    await repository.update_crime(uow.session, row["crime_reference"], status="transferred")
-    await repository.add_crime_history(
-        uow.session, crime_reference=row["crime_reference"], at=now, event_type="crime.transferred", by=None,
-        detail={"grounds": grounds.model_dump(mode="json")},
+    writes.crime_history.append(
+        {"crime_reference": row["crime_reference"], "at": now, "event_type": "crime.transferred", "by_principal": None,
+         "detail": {"grounds": grounds.model_dump(mode="json")}}
     )  # fmt: skip
     events.emit(
         CrimeTransferred(
@@ -277,8 +322,8 @@ async def _transfer_by_rules(
     )
 
 
-async def _record_n100(
-    uow: UnitOfWork,
+def _record_n100(
+    writes: _Writes,
     events: _Events,
     *,
     contact: ContactCreate,
@@ -297,8 +342,7 @@ async def _record_n100(
     ]
     reported = rape_classes[0] if rape_classes else "19C"
     n100_id = uuid4()
-    await repository.insert_n100(
-        uow.session,
+    writes.n100s.append(
         {
             "n100_id": n100_id,
             "contact_id": contact_id,
@@ -308,7 +352,7 @@ async def _record_n100(
             "crime_reference": crime_reference,
             "recorded_at": now,
             "recorded_by": by.principal if by else None,
-        },
+        }
     )
     events.emit(
         N100Recorded(
@@ -447,9 +491,12 @@ async def resolve_pending(
         case _:
             return Refused(422, "Request is not valid", "A pending contact cannot be decided as pending again.")
     events = _Events(uow, correlation_id=contact_id)
-    references = await _record_crimes(
-        uow, events, contact=contact, contact_id=contact_id, decision=decision, by=by, now=now, policy=policy
-    )
+    writes = _Writes()
+    references = await _allocate(session, force=contact.force, now=now, count=len(decision.crimes))
+    _record_crimes(
+        writes, events, contact=contact, contact_id=contact_id, decision=decision, references=references, by=by,
+        now=now, policy=policy,
+    )  # fmt: skip
     await repository.update_decision(
         session,
         contact_id,
@@ -467,10 +514,11 @@ async def resolve_pending(
         rationale=decision.rationale,
     )  # fmt: skip
     if decision.n100 and not current.n100:
-        await _record_n100(
-            uow, events, contact=contact, contact_id=contact_id, reason=decision.rationale, crime_reference=None,
+        _record_n100(
+            writes, events, contact=contact, contact_id=contact_id, reason=decision.rationale, crime_reference=None,
             by=by, now=now, catalogue=policy.catalogue,
         )  # fmt: skip
+    await writes.flush(session)
     events.emit(
         _decided(
             contact_id, current.force, current.received_at, decision, references, by, now,
@@ -539,11 +587,13 @@ async def reclassify(
     if crime.audit_category == AuditCategory.RAPE.value and offence.audit_category is not AuditCategory.RAPE:
         body = await repository.get_contact_body(uow.session, crime.contact_id)
         assert body is not None
-        await _record_n100(
-            uow, events, contact=ContactCreate.model_validate(body), contact_id=crime.contact_id,
+        writes = _Writes()
+        _record_n100(
+            writes, events, contact=ContactCreate.model_validate(body), contact_id=crime.contact_id,
             reason=f"Reclassified from {crime.ho_class} to {new_class}: {reason}", crime_reference=crime_reference,
             by=by, now=now, catalogue=policy.catalogue,
         )  # fmt: skip
+        await writes.flush(uow.session)
     return None
 
 
@@ -701,11 +751,13 @@ async def decide_cancellation(
     if transfer and audit_category is AuditCategory.RAPE:
         body = await repository.get_contact_body(session, crime.contact_id)
         assert body is not None
-        await _record_n100(
-            uow, events, contact=ContactCreate.model_validate(body), contact_id=crime.contact_id,
+        writes = _Writes()
+        _record_n100(
+            writes, events, contact=ContactCreate.model_validate(body), contact_id=crime.contact_id,
             reason=f"Rape transferred to {grounds.receiving_force}; the N100 stays behind.",
             crime_reference=crime.crime_reference, by=by, now=now, catalogue=policy.catalogue,
         )  # fmt: skip
+        await writes.flush(session)
     return status
 
 

@@ -235,14 +235,22 @@ def is_transient(exc: BaseException) -> bool:
 Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
 """Handles one event inside a unit of work: effects and new events commit together with the inbox entry."""
 
+BatchHandler = Callable[[UnitOfWork, Sequence[tuple[Envelope, BaseModel]]], Awaitable[None]]
+"""Handles a run of new events (in order) inside one unit of work."""
+
 
 @dataclass(frozen=True)
 class Subscription:
-    """A consumer of some topics: its name (also its consumer group and inbox key) and its handler."""
+    """A consumer of some topics: its name (also its consumer group and inbox key) and its handler.
+
+    A `batch_handler`, when given, takes every new event of a polled run at once (set-based work: one statement per
+    table rather than per event); `handler` takes them one at a time. Either way they share one transaction.
+    """
 
     name: str
     topics: Sequence[str]
-    handler: Handler
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
 
 
 class PoisonEvent(Exception):
@@ -389,13 +397,23 @@ class ConsumerRunner:
     async def _handle_all(self, items: Sequence[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]]) -> None:
         async with self.sessions() as session, session.begin():
             uow = UnitOfWork(session=session, outbox=self.outbox, topic_prefix=self.settings.topic_prefix)
+            claimed = await uow.claim_events(self.inbox, self.subscription.name, [e.event_id for _, e, _ in items])
+            fresh: list[tuple[Envelope, BaseModel]] = []
             for _record, envelope, payload in items:
-                logs.event_id.set(str(envelope.event_id))
-                logs.correlation_id.set(str(envelope.correlation_id))
-                if await uow.claim_event(self.inbox, self.subscription.name, envelope.event_id):
-                    await self.subscription.handler(uow, envelope, payload)
+                if envelope.event_id in claimed:
+                    claimed.discard(envelope.event_id)  # the same event twice in one run is handled once
+                    fresh.append((envelope, payload))
                 else:
                     metrics.EVENTS_DUPLICATE.labels(self.subscription.name).inc()
+            if self.subscription.batch_handler is not None:
+                if fresh:
+                    await self.subscription.batch_handler(uow, fresh)
+            else:
+                assert self.subscription.handler is not None
+                for envelope, payload in fresh:
+                    logs.event_id.set(str(envelope.event_id))
+                    logs.correlation_id.set(str(envelope.correlation_id))
+                    await self.subscription.handler(uow, envelope, payload)
             await uow.flush_outbox()
         metrics.EVENTS_HANDLED.labels(self.subscription.name).inc(len(items))
 

@@ -6,7 +6,7 @@ transaction; a consumer records each event id it handled in the same transaction
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -125,15 +125,21 @@ class UnitOfWork:
         await self.session.execute(insert(self.outbox), rows)
         self.staged.clear()
 
-    async def claim_event(self, inbox: Table, consumer: str, event_id: UUID) -> bool:
-        """Records that `consumer` handles `event_id` now; False when it already had (a redelivery)."""
+    async def claim_events(self, inbox: Table, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Records that `consumer` handles these events now, in one statement; returns those it had not before."""
+        if not event_ids:
+            return set()
         result = await self.session.execute(
             pg_insert(inbox)
-            .values(consumer=consumer, event_id=event_id)
+            .values([{"consumer": consumer, "event_id": event_id} for event_id in event_ids])
             .on_conflict_do_nothing()
             .returning(inbox.c.event_id)
         )
-        return result.first() is not None
+        return {row.event_id for row in result}
+
+    async def claim_event(self, inbox: Table, consumer: str, event_id: UUID) -> bool:
+        """Records that `consumer` handles `event_id` now; False when it already had (a redelivery)."""
+        return event_id in await self.claim_events(inbox, consumer, [event_id])
 
 
 @asynccontextmanager
