@@ -88,7 +88,9 @@ class AuditedContact(BaseModel):
     expected_crimes: int | None = Field(description="Crimes the counting rules require now.")
     outcome: Outcome | None = Field(description="The recorder's decision, once seen.")
     recorded_crimes: list[RecordedCrime]
-    status: str = Field(description="`awaiting_decision`, `recorded`, `under_recorded`, `not_recorded` or `decided`.")
+    status: str = Field(
+        description="`awaiting_report`, `awaiting_decision`, `recorded`, `under_recorded`, `not_recorded` or `decided`."
+    )
     flags: list[FlagRead]
 
 
@@ -146,7 +148,9 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
     ]
     expected = contact.expected_crimes if contact else None
     outcome = contact.outcome if contact else None
-    if outcome is None:
+    if contact is None or contact.received_at is None:
+        status = "awaiting_report"  # decision or crimes seen, the report itself (another topic) not yet
+    elif outcome is None:
         status = "awaiting_decision"
     elif outcome != Outcome.RECORDED.value:
         status = "decided"
