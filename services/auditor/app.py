@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
-from services.auditor import alerts, api, handlers, repository, service
+from services.auditor import alerts, api, handlers, service
 from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.auditor.service import Standard
 from services.auditor.settings import AuditorSettings
@@ -29,15 +29,16 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
     )
 
     async def sweep(runtime: ServiceRuntime) -> None:
+        now = datetime.now(UTC)
+        if settings.clock == "event_time" or not runtime.caught_up():
+            # Replaying, or behind: judge deadlines by the events' own times, as far as every partition has been
+            # read, so nothing is called missing that is merely not read yet.
+            runner = runtime.runners.get(handlers.SUBSCRIPTION)
+            watermark = runner.watermark() if runner is not None else None
+            if watermark is None:
+                return
+            now = min(now, watermark)
         async with runtime.unit_of_work() as uow:
-            watermark = await repository.watermark(uow.session)
-            now = datetime.now(UTC)
-            if settings.clock == "event_time" or not runtime.caught_up():
-                # Replaying, or behind: judge deadlines by the events' own times, so nothing is called missing
-                # that is merely not read yet.
-                if watermark is None:
-                    return
-                now = min(now, watermark)
             await service.sweep_deadlines(uow, now=now, standard=standard)
 
     runtime = ServiceRuntime(

@@ -12,6 +12,8 @@ from services.auditor.service import Standard
 from services.runtime.kafka import Subscription
 from services.runtime.messaging import UnitOfWork
 
+SUBSCRIPTION = "auditor.projection"
+
 
 def subscriptions(*, standard: Standard) -> list[Subscription]:
     """The auditor reads contacts and records, and nothing else (it works behind any recorder that emits them)."""
@@ -20,4 +22,4 @@ def subscriptions(*, standard: Standard) -> list[Subscription]:
         assert isinstance(payload, EventPayload)
         await service.on_event(uow, envelope, payload, standard=standard)
 
-    return [Subscription(name="auditor.projection", topics=[topics.CONTACTS, topics.RECORDS], handler=on_event)]
+    return [Subscription(name=SUBSCRIPTION, topics=[topics.CONTACTS, topics.RECORDS], handler=on_event)]

@@ -132,13 +132,6 @@ flag_history = Table(
     Column("note", Text),
 )
 
-clock = Table(
-    "clock",
-    metadata,
-    Column("source", String(50), primary_key=True),
-    Column("event_time", TS, nullable=False),
-)
-
 alert_stream = Table(
     "alert_stream",
     metadata,

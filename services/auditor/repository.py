@@ -15,7 +15,6 @@ from services.auditor.models import (
     alert_stream,
     audit_items,
     audits,
-    clock,
     contacts,
     crimes,
     flag_history,
@@ -289,25 +288,6 @@ async def alerts_after(session: AsyncSession, *, force: str, after: int, limit: 
             .limit(limit)
         )
     ).all()
-
-
-# ------------------------------------------------------------------------------------------------ clock
-
-
-async def advance_clock(session: AsyncSession, *, source: str, event_time: datetime) -> None:
-    """Moves a source's event-time mark forward (never back)."""
-    await session.execute(
-        pg_insert(clock)
-        .values(source=source, event_time=event_time)
-        .on_conflict_do_update(
-            index_elements=["source"], set_={"event_time": func.greatest(clock.c.event_time, event_time)}
-        )
-    )
-
-
-async def watermark(session: AsyncSession) -> datetime | None:
-    """The event time every source has reached: the earliest of their marks."""
-    return await session.scalar(select(func.min(clock.c.event_time)))
 
 
 # ------------------------------------------------------------------------------------------------ statistics

@@ -56,12 +56,10 @@ class Standard:
 
 async def on_event(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, *, standard: Standard) -> None:
     """Projects one event and judges what it makes knowable."""
-    source = topics.CONTACTS if isinstance(payload, ContactReceived) else topics.RECORDS
-    await repository.advance_clock(uow.session, source=source, event_time=envelope.occurred_at)
-    if standard.event_time:
-        # Replaying: the deadlines this event's time has passed fire before the event is applied, exactly as the
-        # wall clock would have fired them live, however fast the replay runs.
-        watermark = await repository.watermark(uow.session)
+    if standard.event_time and uow.watermark is not None:
+        # Replaying: the deadlines the event time has passed — on every partition, not just this one — fire before
+        # the event is applied, exactly as the wall clock would have fired them live, however fast the replay runs.
+        watermark = uow.watermark(envelope.occurred_at)
         if watermark is not None:
             await sweep_deadlines(uow, now=watermark, standard=standard)
     match payload:

@@ -7,7 +7,7 @@ import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -303,6 +303,9 @@ class ConsumerRunner:
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         )
         self.caught_up = False  # True when the last poll found nothing new: every assigned event is handled
+        # Event time per partition: the last event handled, and which partitions still have unread events.
+        self.marks: dict[TopicPartition, datetime] = {}
+        self.unread: set[TopicPartition] = set()
 
     async def run(self) -> None:
         """Consumes until cancelled; never stops on one bad event."""
@@ -310,12 +313,41 @@ class ConsumerRunner:
         try:
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                beyond = await self._partitions_with_more()
+                self.unread = beyond | set(batches)
                 for tp, records in batches.items():
                     await self.process(records)
                     await self._commit(tp, records[-1].offset + 1)
+                    if tp not in beyond:
+                        self.unread.discard(tp)
                 self.caught_up = not batches and bool(self.consumer.assignment())
         finally:
             await self.consumer.stop()
+
+    async def _partitions_with_more(self) -> set[TopicPartition]:
+        """Assigned partitions with events beyond what has been fetched (or not known yet)."""
+        more = set()
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None or await self.consumer.position(tp) < high:
+                more.add(tp)
+        return more
+
+    def watermark(self, current: TopicPartition | None = None, event_time: datetime | None = None) -> datetime | None:
+        """The event time every partition has reached: the earliest last-handled time among partitions with unread
+        events (the event in hand counting for its own); with nothing unread, the latest time handled. None while
+        a partition with unread events has not been read at all."""
+        times = []
+        for tp in self.unread:
+            if tp == current and event_time is not None:
+                times.append(event_time)
+            elif tp in self.marks:
+                times.append(self.marks[tp])
+            else:
+                return None
+        if times:
+            return min(times)
+        return max(self.marks.values()) if self.marks else None
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         backoff = Backoff()
@@ -396,7 +428,13 @@ class ConsumerRunner:
 
     async def _handle_all(self, items: Sequence[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]]) -> None:
         async with self.sessions() as session, session.begin():
-            uow = UnitOfWork(session=session, outbox=self.outbox, topic_prefix=self.settings.topic_prefix)
+            tp = TopicPartition(items[0][0].topic, items[0][0].partition)
+            uow = UnitOfWork(
+                session=session,
+                outbox=self.outbox,
+                topic_prefix=self.settings.topic_prefix,
+                watermark=lambda event_time: self.watermark(tp, event_time),
+            )
             claimed = await uow.claim_events(self.inbox, self.subscription.name, [e.event_id for _, e, _ in items])
             fresh: list[tuple[Envelope, BaseModel]] = []
             for _record, envelope, payload in items:
@@ -415,6 +453,9 @@ class ConsumerRunner:
                     logs.correlation_id.set(str(envelope.correlation_id))
                     await self.subscription.handler(uow, envelope, payload)
             await uow.flush_outbox()
+        # Only now, with the run committed, does the partition's mark move on.
+        last = max(envelope.occurred_at for _, envelope, _ in items)
+        self.marks[tp] = max(last, self.marks.get(tp, last))
         metrics.EVENTS_HANDLED.labels(self.subscription.name).inc(len(items))
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int) -> None:

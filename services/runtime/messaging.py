@@ -6,9 +6,10 @@ transaction; a consumer records each event id it handled in the same transaction
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import (
@@ -103,6 +104,9 @@ class UnitOfWork:
     outbox: Table
     topic_prefix: str = ""
     staged: list[tuple[str, Envelope]] = field(default_factory=list)
+    # For a consumer's unit of work: the event time every partition it reads has reached, given the time of the
+    # event in hand (None while some partition with unread events has not been read at all).
+    watermark: Callable[[datetime], datetime | None] | None = None
 
     def emit(self, topic: str, envelope: Envelope) -> None:
         """Stages an event; it is written to the outbox in this unit of work's transaction."""

@@ -373,15 +373,6 @@ async def test_missing_record_fires_at_the_event_time_deadline_and_is_cured_by_t
     assert await auditor.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=False,  # passes whenever the broker happens to hand over the partitions in send order
-    reason="KNOWN DEFECT (next session): the event-time watermark is kept per topic, but partitions of one topic "
-    "progress independently. When the 'later' contact's partition (t+9d) is read before the 'told' contact's "
-    "partition (notification at t+3d), the watermark passes the notice limit first and the auditor raises "
-    "CANCELLATION_VICTIM_NOT_TOLD for 'told', then cures it: live running would never have raised it. Fix: a "
-    "per-partition watermark (the minimum over partitions that still have unread events), kept by the consumer "
-    "runner and handed to the handler (services/runtime/kafka.py, services/auditor/service.py on_event).",
-)
 async def test_victim_not_told_fires_when_event_time_passes_the_notice_limit(
     event_time: tuple[PrivateAuditor, Timeline],
 ) -> None:
@@ -487,6 +478,8 @@ async def test_a_fast_replay_gives_the_missing_record_live_running_gave(
     sessions = create_session_factory(auditor.db)
     standard = Standard(catalogue=CATALOGUE, policy=AuditPolicy(), event_time=True)
     async with unit_of_work(sessions, auditor_outbox, auditor.engines.topic_prefix) as uow:
+        # One ordered stream, as a single partition hands it over: the watermark is the event in hand's own time.
+        uow.watermark = lambda event_time: event_time
         for payload, at in events:
             envelope = envelope_for(
                 payload, producer="legacy-records", correlation_id=payload.contact_id, occurred_at=at

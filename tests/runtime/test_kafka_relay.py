@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import ProducerClosed
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from schemas import topics
 from schemas.envelope import Envelope
@@ -164,8 +164,10 @@ async def test_a_row_committed_while_a_batch_is_being_published_is_not_left_for_
     # A producer that holds each batch for 1 s before sending keeps the relay inside publish_pending for a while.
     slow = AIOKafkaProducer(bootstrap_servers=broker.kafka_bootstrap, acks="all", linger_ms=1000)
     await slow.start()
+    # Its own pool, as a service's relay has: the session's shared pool may be busy with what earlier tests left.
+    own = create_async_engine(db.url, pool_size=2)
     try:
-        relay = relay_for(db, scratch, slow, poll_seconds=30)
+        relay = OutboxRelay(engine=own, outbox=scratch.outbox, producer=slow, schema=scratch.schema, poll_seconds=30)
         async with relaying(relay):
             await eventually(lambda: listening(db, notify_channel(scratch.schema)), within=10)
             await asyncio.sleep(0.5)  # let the relay settle into waiting for a notification
@@ -194,6 +196,7 @@ async def test_a_row_committed_while_a_batch_is_being_published_is_not_left_for_
             await eventually(both_published, within=15)
     finally:
         await slow.stop()
+        await own.dispose()
 
 
 async def test_purge_deletes_only_published_rows_older_than_the_retention(
