@@ -26,7 +26,7 @@ from services.auditor.settings import AuditorSettings
 from services.auditor.webhooks import DeliveryPolicy, WebhookDeliverer, recipient_host
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import Housekeeping, ServiceRuntime
+from services.runtime.http import Housekeeping, ServiceRuntime, runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -53,11 +53,6 @@ def housekeeping(settings: AuditorSettings) -> list[tuple[str, Housekeeping]]:
     )
     # Both run until the service stops; the interval is only how soon one would be restarted.
     return [("alert-feed", (0.0, feed)), ("webhook-deliveries", (0.0, WebhookDeliverer(feed=feed, policy=policy)))]
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def _settings(request: Request) -> AuditorSettings:
@@ -174,7 +169,7 @@ async def alert_stream(
     """Your force's flag changes as they happen, filtered by rule and minimum severity; resumable with
     `Last-Event-ID`, so a screen that reconnects misses nothing. Without it the stream starts now; either way its
     first message carries only an `id`, the position it starts from."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     resume = _resume_position(last_event_id, resume_after)
     # Fixed before the response starts: an alert committed after this answer is sent is never missed.
     horizon = await _horizon(runtime)
@@ -322,7 +317,7 @@ async def create_subscription(
     """From now on, each of your force's alerts that matches is POSTed to the callback, signed, in order, at least
     once (dedupe on `X-Crimerec-Delivery`); failures are retried with backoff, and a callback that keeps failing is
     suspended until resumed."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     settings = _settings(request)
     horizon = await _horizon(runtime)
     secret = secrets.token_urlsafe(32)
@@ -373,7 +368,7 @@ async def list_subscriptions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SubscriptionPage:
     """Your force's subscriptions, active, suspended or deactivated, each with its latest delivery."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         rows = await alerts_repository.subscriptions_of(
             session, force=principal.force, status=status, after=after, limit=limit
@@ -413,7 +408,7 @@ async def get_subscription(
     request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
 ) -> SubscriptionDetail:
     """A subscription's status, failures and latest delivery attempts."""
-    return await _detail(_runtime(request), subscription_id, principal)
+    return await _detail(runtime_of(request), subscription_id, principal)
 
 
 @router.delete(
@@ -426,7 +421,7 @@ async def deactivate_subscription(
     request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
 ) -> SubscriptionDetail:
     """Stops deliveries for good; the subscription and its delivery record are kept."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         row = await _owned(session, subscription_id, principal)
         if row.status != "deactivated":
@@ -452,7 +447,7 @@ async def resume_subscription(
     request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
 ) -> SubscriptionDetail:
     """Delivers again, starting with the alert that failed: nothing matching since is skipped."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         row = await _owned(session, subscription_id, principal)
         if row.status == "deactivated":

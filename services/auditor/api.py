@@ -18,7 +18,7 @@ from services.auditor.rules.detectors import SEVERITY_ORDER, Rule, Severity
 from services.auditor.rules.sampling import draw_sample, stratum_of
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import ServiceRuntime
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -111,11 +111,6 @@ class FlagResolution(BaseModel):
     note: str = Field(min_length=1, max_length=4000)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _flag(row: Any) -> FlagRead:
     return FlagRead.model_validate(row._mapping)
 
@@ -123,7 +118,7 @@ def _flag(row: Any) -> FlagRead:
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
 async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> AuditedContact:
     """What the rules expected for a contact, what the recorder recorded, whether it was on time, and its flags."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         contact = await repository.get_contact(session, contact_id)
         crimes = await repository.crimes_of(session, contact_id)
@@ -190,7 +185,7 @@ async def list_flags(
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
     severities = SEVERITY_ORDER[SEVERITY_ORDER.index(severity) :] if severity else None
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         rows = await repository.list_flags(
             session, force=principal.force, rule=rule.value if rule else None, status=status.value if status else None,
@@ -205,7 +200,7 @@ async def list_flags(
 
 
 async def _detail(request: Request, flag_id: int, principal: Principal, *, consulted: bool = True) -> FlagDetail:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         flag = await repository.get_flag(session, flag_id)
         if flag is None:
@@ -231,7 +226,7 @@ async def get_flag(request: Request, flag_id: int, principal: Annotated[Principa
 async def _change(
     request: Request, flag_id: int, principal: Principal, status: FlagStatus, resolution: str | None, note: str
 ) -> FlagDetail:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         result = await service.change_flag(
             uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
@@ -341,7 +336,7 @@ async def recording_stats(
     """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval; the
     share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
     own = _period(force, principal, start, end)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         figures = await service.recording_statistics(
             session, force=own, start=start, end=end, standard=request.app.state.standard
@@ -375,7 +370,7 @@ async def cancellation_stats(
     """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct
     (grounds complete, right authority), and "x of n correct", like the inspectorate's table."""
     own = _period(force, principal, start, end)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         rows = await repository.removals_between(session, force=own, start=start, end=end)
         await runtime.access_log.record(
@@ -467,7 +462,7 @@ class AuditJudgement(BaseModel):
 
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         audit, items = await repository.get_audit(session, audit_id)
         if audit is None:
@@ -503,7 +498,7 @@ async def create_audit(request: Request, body: AuditCreate, principal: Annotated
     if body.period_to <= body.period_from:
         raise ProblemError(422, "Request is not valid", "period_to must be after period_from.")
     seed = body.seed if body.seed is not None else secrets.randbits(62)
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     standard = request.app.state.standard
     audit_id = uuid4()
     async with runtime.unit_of_work() as uow:
@@ -570,7 +565,7 @@ async def judge(
             422, "Request is not valid", "crimes_correctly_recorded cannot exceed crimes_required.",
             errors=[FieldError(field="body.crimes_correctly_recorded", message="more than crimes_required")],
         )  # fmt: skip
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         audit, _ = await repository.get_audit(uow.session, audit_id)
         if audit is None or audit.force != principal.force:

@@ -278,21 +278,6 @@ async def append_alert(session: AsyncSession, *, flag: Row[Any], at: datetime, b
     )
 
 
-async def alerts_after(session: AsyncSession, *, force: str, after: int, limit: int = 500) -> Sequence[Row[Any]]:
-    """A force's alerts after a stream position, in order."""
-    return (
-        await session.execute(
-            select(alert_stream)
-            .where(alert_stream.c.force == force, alert_stream.c.seq > after)
-            .order_by(alert_stream.c.seq)
-            .limit(limit)
-        )
-    ).all()
-
-
-# ------------------------------------------------------------------------------------------------ statistics
-
-
 async def contacts_received(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
     """A force's contacts received in [start, end), with what they reported."""
     return (

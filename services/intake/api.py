@@ -16,7 +16,7 @@ from services.intake import repository, service
 from services.intake.service import Accepted
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import ServiceRuntime
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 
 router = APIRouter(prefix="/v1", tags=["contacts"], responses=PROBLEM_RESPONSES)
@@ -64,11 +64,6 @@ def _accepted(contact_id: UUID) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 @router.post(
     "/contacts",
     status_code=201,
@@ -106,7 +101,7 @@ async def post_contact(
             "Forbidden",
             f"A {principal.force} credential may only submit contacts for {principal.force}.",
         )
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     problems = service.contact_problems(
         contact,
         catalogue=request.app.state.catalogue,
@@ -174,7 +169,7 @@ def _read(row: Any) -> ContactRead:
 @router.get("/contacts/{contact_id}", response_model=ContactRead, summary="Read a contact and its status")
 async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> ContactRead:
     """A contact as received, with how far it has gone and the crime references once decided."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         row = await repository.get_contact(session, contact_id)
         if row is None:
@@ -194,7 +189,7 @@ async def find_contact(
     source_reference: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]+$")],
 ) -> ContactRead:
     """The contact your force holds for a call-handling system's incident reference."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         contact_id = await repository.find_by_source(
             session, force=principal.force, system=source_system, reference=source_reference

@@ -23,7 +23,7 @@ from schemas.events import (
 from services.recorder import repository, service
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import ServiceRuntime
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -95,11 +95,6 @@ class DecisionRead(BaseModel):
     crime_references: list[str]
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _crime(row: Any) -> CrimeRead:
     return CrimeRead.model_validate(row._mapping)
 
@@ -107,7 +102,7 @@ def _crime(row: Any) -> CrimeRead:
 @router.get("/crimes/{crime_reference}", response_model=CrimeDetail, tags=["crimes"], summary="Read a crime record")
 async def get_crime(request: Request, crime_reference: CRN, principal: Annotated[Principal, READERS]) -> CrimeDetail:
     """One crime record of your force, with its history."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         row = await repository.get_crime(session, crime_reference)
         if row is None:
@@ -141,7 +136,7 @@ async def list_crimes(
     """Your force's crime records, filtered by contact, status or class, in reference order."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} records.")
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         rows = await repository.list_crimes(
             session,
@@ -167,7 +162,7 @@ async def list_crimes(
 )
 async def get_decision(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> DecisionRead:
     """What the recording standard decided for a contact, why, and the crimes it recorded."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         row = await repository.get_decision(session, contact_id)
         if row is None:
@@ -315,7 +310,7 @@ async def pending(
     """Contacts waiting for a person's decision, the one whose recording deadline comes first at the top."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} decisions.")
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         rows = await repository.list_pending(session, force=principal.force, limit=limit)
         # A mixed contact is pending for what is left, with the crimes recorded at first contact already there.
@@ -342,7 +337,7 @@ async def post_decision(
     request: Request, contact_id: UUID, body: DecisionCreate, principal: Annotated[Principal, CHANGERS]
 ) -> DecisionRead:
     """Resolves a pending contact: record (the rules count the offences), CRI, non-crime or N100."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         result = await service.resolve_pending(
             uow,
@@ -372,7 +367,7 @@ async def post_reclassification(
     request: Request, crime_reference: CRN, body: ReclassificationCreate, principal: Annotated[Principal, CHANGERS]
 ) -> CrimeDetail:
     """Changes a recorded crime's class. A move to a less serious class without new information is audited."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         refusal = await service.reclassify(
             uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class, reason=body.reason,
@@ -398,7 +393,7 @@ async def post_cancellation_request(
     request: Request, crime_reference: CRN, body: CancellationRequestCreate, principal: Annotated[Principal, CHANGERS]
 ) -> CancellationRequestRead:
     """Asks for a crime to be removed under C1–C4, with what the code must carry; an authoriser decides."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     grounds = CancellationGrounds(
         code=body.code, explanation=body.explanation, receiving_force=body.receiving_force, avi=body.avi,
         duplicate_of=body.duplicate_of, error=body.error,
@@ -428,7 +423,7 @@ async def get_cancellation_request(
     request: Request, request_id: UUID, principal: Annotated[Principal, READERS]
 ) -> CancellationRequestRead:
     """A cancellation request with its grounds and decision."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         row = await repository.get_cancellation_request(session, request_id)
         if row is None or row.force != principal.force:
@@ -442,7 +437,7 @@ async def get_cancellation_request(
 async def _decide_request(
     request: Request, request_id: UUID, body: CancellationDecisionCreate, principal: Principal, *, approve: bool
 ) -> CancellationRequestRead:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         result = await service.decide_cancellation(
             uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=_policy(request)
@@ -504,7 +499,7 @@ async def post_victim_notification(
     request: Request, crime_reference: CRN, body: VictimNotificationCreate, principal: Annotated[Principal, CHANGERS]
 ) -> CrimeDetail:
     """Records that, when and how the victim was told of the cancellation or transfer of their crime."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         refusal = await service.notify_victim(
             uow, crime_reference=crime_reference, by=principal.actor(), notified_at=body.notified_at,

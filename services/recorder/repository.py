@@ -218,11 +218,6 @@ async def update_cancellation_request(session: AsyncSession, request_id: UUID, *
     )
 
 
-async def n100s_of(session: AsyncSession, contact_id: UUID) -> Sequence[Row[Any]]:
-    """A contact's N100 records."""
-    return (await session.execute(select(n100s).where(n100s.c.contact_id == contact_id))).all()
-
-
 async def insert_victim_notification(session: AsyncSession, values: dict[str, Any]) -> None:
     """Stores that a victim was told of a removal of their crime."""
     await session.execute(insert(victim_notifications).values(**values))

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -92,17 +92,7 @@ class ServiceRuntime:
         self._spawn(relay.run(), "outbox-relay")
         self._spawn(_every((3600.0, lambda _runtime: relay.purge_expired()), self), "outbox-purge")
         for subscription in self.subscriptions:
-            runner = ConsumerRunner(
-                subscription=subscription,
-                settings=self.settings.engines,
-                sessions=self.sessions,
-                outbox=self.outbox,
-                inbox=self.inbox,
-                producer=self.producer,
-                batch_size=self.settings.consumer_batch_size,
-                max_attempts=self.settings.consumer_max_attempts,
-            )
-            self._spawn(self._keep_running(runner), f"consumer-{subscription.name}")
+            self._spawn(self._keep_running(subscription), f"consumer-{subscription.name}")
 
     async def _start_producer(self) -> None:
         # The broker may still be starting (or away): keep trying in the background.
@@ -122,10 +112,23 @@ class ServiceRuntime:
         """True when every consumer has handled every event it has been given (no lag at its last poll)."""
         return bool(self.runners) and all(r.caught_up for r in self.runners.values())
 
-    async def _keep_running(self, runner: ConsumerRunner) -> None:
+    def _runner(self, subscription: Subscription) -> ConsumerRunner:
+        return ConsumerRunner(
+            subscription=subscription,
+            settings=self.settings.engines,
+            sessions=self.sessions,
+            outbox=self.outbox,
+            inbox=self.inbox,
+            producer=self.producer,
+            batch_size=self.settings.consumer_batch_size,
+            max_attempts=self.settings.consumer_max_attempts,
+        )
+
+    async def _keep_running(self, subscription: Subscription) -> None:
         # A consumer that falls over (broker gone, group coordinator lost) is rebuilt, never abandoned.
         while True:
-            self.runners[runner.subscription.name] = runner
+            runner = self._runner(subscription)
+            self.runners[subscription.name] = runner
             try:
                 await runner.run()
             except asyncio.CancelledError:
@@ -133,16 +136,6 @@ class ServiceRuntime:
             except Exception as exc:
                 log.exception("consumer stopped; restarting", extra={"error": repr(exc)})
                 await asyncio.sleep(1.0)
-                runner = ConsumerRunner(
-                    subscription=runner.subscription,
-                    settings=runner.settings,
-                    sessions=runner.sessions,
-                    outbox=runner.outbox,
-                    inbox=runner.inbox,
-                    producer=runner.producer,
-                    batch_size=runner.batch_size,
-                    max_attempts=runner.max_attempts,
-                )
 
     def _spawn(self, coro: Any, name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
@@ -188,6 +181,12 @@ async def _every(job: Housekeeping, runtime: ServiceRuntime) -> None:
             await work(runtime)
         except Exception as exc:  # housekeeping must never take the service down; it tries again next time
             log.warning("housekeeping failed", extra={"error": repr(exc)})
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The running service a request reached."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
 
 
 class RequestContext:
