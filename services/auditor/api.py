@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.envelope import AwareDatetime
 from schemas.events import FlagStatus, Outcome, Role
-from services.auditor import repository, service
+from services.auditor import handlers, repository, service
 from services.auditor.rules import statistics
 from services.auditor.rules.detectors import SEVERITY_ORDER, Rule, Severity
 from services.auditor.rules.sampling import draw_sample, stratum_of
+from services.runtime import clock
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
@@ -113,6 +114,29 @@ class FlagResolution(BaseModel):
 
 def _flag(row: Any) -> FlagRead:
     return FlagRead.model_validate(row._mapping)
+
+
+class ClockReading(BaseModel):
+    """Where the auditor's clock stands: deadlines up to `now` have been judged."""
+
+    mode: Literal["live", "event_time"] = Field(
+        description="live: the wall clock; event_time: the events' own times (replays and simulations)."
+    )
+    now: datetime | None = Field(description="The time deadlines are judged by; null before any event is read.")
+    caught_up: bool = Field(description="Every event given to the auditor so far has been handled.")
+
+
+@router.get("/clock", response_model=ClockReading, tags=["health"], summary="Read the auditor's clock")
+async def read_clock(request: Request, principal: Annotated[Principal, READERS]) -> ClockReading:
+    """How far the auditor has judged: a replay or simulation is fully judged once `caught_up` is true and `now`
+    has reached its last event."""
+    runtime = runtime_of(request)
+    event_time = request.app.state.standard.event_time
+    return ClockReading(
+        mode="event_time" if event_time else "live",
+        now=handlers.judging_time(runtime, event_time=event_time),
+        caught_up=runtime.caught_up(),
+    )
 
 
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
@@ -230,7 +254,7 @@ async def _change(
     async with runtime.unit_of_work() as uow:
         result = await service.change_flag(
             uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
-            note=note, now=datetime.now(UTC),
+            note=note, now=clock.now(),
         )  # fmt: skip
         if result == "not found":
             raise ProblemError(404, "Not found", f"No flag {flag_id}.")
@@ -516,7 +540,7 @@ async def create_audit(request: Request, body: AuditCreate, principal: Annotated
                 "audit_id": audit_id,
                 "force": principal.force,
                 "created_by": principal.key_id,
-                "created_at": datetime.now(UTC),
+                "created_at": clock.now(),
                 "period_from": body.period_from,
                 "period_to": body.period_to,
                 "size": body.size,
@@ -573,7 +597,7 @@ async def judge(
         judged = await repository.judge_item(
             uow.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
             crimes_correctly_recorded=body.crimes_correctly_recorded, judged_by=principal.key_id,
-            judged_at=datetime.now(UTC), note=body.note,
+            judged_at=clock.now(), note=body.note,
         )  # fmt: skip
         if not judged:
             raise ProblemError(404, "Not found", f"Audit {audit_id} has no item {item_no}.")

@@ -1,7 +1,5 @@
 """The auditor as a running service: `create_app(settings)`."""
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
@@ -29,15 +27,9 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
     )
 
     async def sweep(runtime: ServiceRuntime) -> None:
-        now = datetime.now(UTC)
-        if settings.clock == "event_time" or not runtime.caught_up():
-            # Replaying, or behind: judge deadlines by the events' own times, as far as every partition has been
-            # read, so nothing is called missing that is merely not read yet.
-            runner = runtime.runners.get(handlers.SUBSCRIPTION)
-            watermark = runner.watermark() if runner is not None else None
-            if watermark is None:
-                return
-            now = min(now, watermark)
+        now = handlers.judging_time(runtime, event_time=standard.event_time)
+        if now is None:
+            return
         async with runtime.unit_of_work() as uow:
             await service.sweep_deadlines(uow, now=now, standard=standard)
 

@@ -279,10 +279,17 @@ async def append_alert(session: AsyncSession, *, flag: Row[Any], at: datetime, b
 
 
 async def contacts_received(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
-    """A force's contacts received in [start, end), with what they reported."""
+    """A force's contacts received in [start, end), with what they reported, how they were decided, and whether
+    their recording deadline has been judged."""
     return (
         await session.execute(
-            select(contacts.c.contact_id, contacts.c.facts).where(
+            select(
+                contacts.c.contact_id,
+                contacts.c.facts,
+                contacts.c.outcome,
+                contacts.c.decision,
+                contacts.c.deadline_checked,
+            ).where(
                 contacts.c.force == force,
                 contacts.c.received_at >= start,
                 contacts.c.received_at < end,
@@ -350,7 +357,13 @@ async def audit_population(session: AsyncSession, *, force: str, start: datetime
     """The contacts a sample may be drawn from: the force's crime-related and other contacts received in the period."""
     return (
         await session.execute(
-            select(contacts.c.contact_id, contacts.c.facts).where(
+            select(
+                contacts.c.contact_id,
+                contacts.c.facts,
+                contacts.c.outcome,
+                contacts.c.decision,
+                contacts.c.deadline_checked,
+            ).where(
                 contacts.c.force == force,
                 contacts.c.received_at >= start,
                 contacts.c.received_at < end,

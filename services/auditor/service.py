@@ -32,10 +32,11 @@ from schemas.events import (
 )
 from services.auditor import repository
 from services.auditor.rules import detectors, statistics
-from services.auditor.rules.counting import required_crimes, required_units
+from services.auditor.rules.counting import required_crimes, should_units
 from services.auditor.rules.detectors import FlagDraft, Rule
 from services.auditor.rules.facts import CrimeFact, Removal, ReportedFacts
 from services.auditor.rules.policy import AuditPolicy
+from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
 
 PRODUCER = "auditor"
@@ -344,6 +345,7 @@ async def _announce(
         producer=PRODUCER,
         correlation_id=cause.correlation_id if cause else flag.contact_id,
         causation_id=cause.event_id if cause else None,
+        occurred_at=clock.now(),
     )
     uow.emit(topics.ALERTS, envelope)
     await repository.append_alert(
@@ -457,10 +459,15 @@ async def recording_statistics(
         )
     for row in await repository.contacts_received(session, force=force, start=start, end=end):
         facts = ReportedFacts.from_json(row.facts)
+        units = should_units(
+            facts,
+            standard.catalogue,
+            outcome=row.outcome,
+            evidence_given=bool((row.decision or {}).get("credible_evidence")),
+            deadline_passed=row.deadline_checked,
+        )
         required = [
-            offence.audit_category.value
-            for code in required_units(facts, standard.catalogue)
-            if (offence := standard.catalogue.get(code)) is not None
+            offence.audit_category.value for code in units if (offence := standard.catalogue.get(code)) is not None
         ]
         tally.add_contact(required, crimes_by_contact.get(row.contact_id, []))
     recorded = await repository.crimes_recorded_between(session, force=force, start=end - timedelta(days=365), end=end)

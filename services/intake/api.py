@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from schemas.contacts import ContactCreate
 from schemas.events import Outcome, Role
 from services.intake import repository, service
 from services.intake.service import Accepted
+from services.runtime import clock
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
@@ -105,7 +106,7 @@ async def post_contact(
     problems = service.contact_problems(
         contact,
         catalogue=request.app.state.catalogue,
-        now=datetime.now(UTC),
+        now=clock.now(),
         skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
     )
     if problems:

@@ -12,9 +12,10 @@ from uuid import UUID, uuid4
 from schemas import topics
 from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate, catalogue_problems
-from schemas.envelope import Envelope, utcnow
+from schemas.envelope import Envelope
 from schemas.events import ContactDecided, ContactReceived
 from services.intake import repository
+from services.runtime import clock
 from services.runtime.auth import Principal
 from services.runtime.messaging import UnitOfWork
 
@@ -98,6 +99,7 @@ async def receive_contact(
         producer=PRODUCER,
         contact_id=contact_id,
         correlation_id=contact_id,
+        occurred_at=clock.now(),
         payload=ContactReceived(
             contact_id=contact_id,
             force=contact.force,
@@ -144,4 +146,4 @@ async def note_decision(uow: UnitOfWork, envelope: Envelope, decided: ContactDec
 
 async def expire_idempotency_keys(uow: UnitOfWork, *, keep: timedelta) -> int:
     """Forgets idempotency keys older than `keep` (never less than 24 hours, by settings)."""
-    return await repository.delete_expired_keys(uow.session, older_than=utcnow() - keep)
+    return await repository.delete_expired_keys(uow.session, older_than=clock.now() - keep)

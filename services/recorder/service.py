@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas import topics
 from schemas.catalogue import AuditCategory, OffenceCatalogue
 from schemas.contacts import ContactCreate, ReportedOffence, ReporterRelationship
-from schemas.envelope import Envelope, utcnow
+from schemas.envelope import Envelope
 from schemas.events import (
     Actor,
     AuthorityMode,
@@ -38,6 +38,7 @@ from services.recorder import repository
 from services.recorder.rules.authority import AuthorityPolicy, authority_problem
 from services.recorder.rules.cancellation import grounds_problems
 from services.recorder.rules.decision import Decision, decide, rules_version
+from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
 
 PRODUCER = "recorder"
@@ -75,14 +76,21 @@ def crime_reference(force: str, year: int, number: int) -> str:
 class _Events:
     """Emits events of one unit of work, all keyed by the contact and caused by what caused the work."""
 
-    def __init__(self, uow: UnitOfWork, *, correlation_id: UUID, causation_id: UUID | None = None) -> None:
+    def __init__(
+        self, uow: UnitOfWork, *, correlation_id: UUID, causation_id: UUID | None = None, at: datetime | None = None
+    ) -> None:
         self.uow, self.correlation_id, self.causation_id = uow, correlation_id, causation_id
+        self.at = at or clock.now()
 
     def emit(self, payload: EventPayload) -> None:
         self.uow.emit(
             topics.RECORDS,
             envelope_for(
-                payload, producer=PRODUCER, correlation_id=self.correlation_id, causation_id=self.causation_id
+                payload,
+                producer=PRODUCER,
+                correlation_id=self.correlation_id,
+                causation_id=self.causation_id,
+                occurred_at=self.at,
             ),
         )
 
@@ -109,24 +117,26 @@ async def record_contacts(
             for e, p in received
         ],
     )
-    now = utcnow()
-    plans: list[tuple[Envelope, ContactReceived, Decision]] = []
+    plans: list[tuple[Envelope, ContactReceived, Decision, datetime]] = []
     for envelope, payload in received:
         if payload.contact_id in new:  # not decided before (a contact delivered twice is decided once)
             new.discard(payload.contact_id)
-            plans.append((envelope, payload, decide(payload.contact, catalogue=policy.catalogue, limit=policy.limit)))
-    needed: dict[str, int] = {}
-    for _, payload, decision in plans:
-        needed[payload.force] = needed.get(payload.force, 0) + len(decision.crimes)
+            decision = decide(payload.contact, catalogue=policy.catalogue, limit=policy.limit)
+            plans.append((envelope, payload, decision, clock.when_handling(envelope.occurred_at)))
+    needed: dict[tuple[str, int], int] = {}
+    for _, payload, decision, at in plans:
+        needed[payload.force, at.year] = needed.get((payload.force, at.year), 0) + len(decision.crimes)
     numbers = {
-        force: iter(await repository.allocate_crime_references(session, force=force, year=now.year, count=count))
-        for force, count in needed.items()
+        (force, year): iter(await repository.allocate_crime_references(session, force=force, year=year, count=count))
+        for (force, year), count in needed.items()
         if count
     }
     writes = _Writes()
-    for envelope, payload, decision in plans:
-        events = _Events(uow, correlation_id=envelope.correlation_id, causation_id=envelope.event_id)
-        references = [crime_reference(payload.force, now.year, next(numbers[payload.force])) for _ in decision.crimes]
+    for envelope, payload, decision, now in plans:
+        events = _Events(uow, correlation_id=envelope.correlation_id, causation_id=envelope.event_id, at=now)
+        references = [
+            crime_reference(payload.force, now.year, next(numbers[payload.force, now.year])) for _ in decision.crimes
+        ]
         _record_crimes(
             writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision,
             references=references, by=None, now=now, policy=policy,
@@ -400,7 +410,7 @@ async def resolve_pending(
     body = await repository.get_contact_body(session, contact_id)
     assert body is not None
     contact = ContactCreate.model_validate(body)
-    now = utcnow()
+    now = clock.now()
     decision: Decision
     match resolution.outcome:
         case Outcome.RECORDED:
@@ -558,7 +568,7 @@ async def reclassify(
         )
     offence = policy.catalogue.get(new_class)
     assert offence is not None
-    now = utcnow()
+    now = clock.now()
     await repository.update_crime(
         uow.session, crime_reference, ho_class=new_class, offence_group=offence.group,
         audit_category=offence.audit_category.value,
@@ -620,12 +630,12 @@ async def request_cancellation(
     problems = grounds_problems(
         grounds, own_force=crime.force, crime_reference=crime_reference, duplicate_is_live=duplicate_live
     )
-    if victim_informed_at is not None and victim_informed_at > utcnow() + timedelta(minutes=5):
+    if victim_informed_at is not None and victim_informed_at > clock.now() + timedelta(minutes=5):
         problems.append(("victim_informed_at", "is in the future"))
     if problems:
         errors = tuple(problems)
         return Refused(422, "Cancellation grounds incomplete", "; ".join(m for _, m in errors), errors)
-    now = utcnow()
+    now = clock.now()
     request_id = uuid4()
     stored = await repository.insert_cancellation_request(
         session,
@@ -698,7 +708,7 @@ async def decide_cancellation(
                 409, "Grounds no longer hold",
                 f"{grounds.duplicate_of} is no longer a live crime, so {crime.crime_reference} duplicates nothing.",
             )  # fmt: skip
-    now = utcnow()
+    now = clock.now()
     events = _Events(uow, correlation_id=crime.contact_id)
     status = "approved" if approve else "rejected"
     await repository.update_cancellation_request(
@@ -768,7 +778,7 @@ async def notify_victim(
     crime = await repository.get_crime(uow.session, crime_reference)
     if crime is None or crime.force != by.force:
         return Refused(404, "Not found", f"No crime {crime_reference} in {by.force}.")
-    if notified_at > utcnow() + timedelta(minutes=5):
+    if notified_at > clock.now() + timedelta(minutes=5):
         return Refused(
             422, "Request is not valid", "notified_at is in the future.", (("notified_at", "in the future"),)
         )
@@ -796,7 +806,7 @@ async def notify_victim(
         notified_at=notified_at, method=method, notified_by=by,
     )  # fmt: skip
     await repository.add_crime_history(
-        uow.session, crime_reference=crime_reference, at=utcnow(), event_type=event.EVENT_TYPE, by=by.principal,
+        uow.session, crime_reference=crime_reference, at=clock.now(), event_type=event.EVENT_TYPE, by=by.principal,
         detail={"notified_at": notified_at.isoformat(), "method": method},
     )  # fmt: skip
     _Events(uow, correlation_id=crime.contact_id).emit(event)

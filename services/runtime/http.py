@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -18,12 +18,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from schemas.envelope import AwareDatetime
 from schemas.events import Role
-from services.runtime import logs, metrics
+from services.runtime import clock, logs, metrics
 from services.runtime.access_log import AccessLog
 from services.runtime.auth import KeyVerifier, require_roles
 from services.runtime.database import create_engine, create_session_factory
@@ -31,6 +33,7 @@ from services.runtime.kafka import Backoff, ConsumerRunner, OutboxRelay, Subscri
 from services.runtime.messaging import UnitOfWork, unit_of_work
 from services.runtime.problems import (
     PROBLEM_RESPONSES,
+    FieldError,
     Problem,
     document_problems,
     install_problem_handlers,
@@ -225,6 +228,49 @@ class RequestContext:
             )
 
 
+class SimulatedTime:
+    """Puts a request's `Crimerec-Simulated-Time` in effect on a service running a simulation; any other service
+    refuses the header (400), so a stray or forged one can never move a real record's times."""
+
+    HEADER = clock.SIMULATED_TIME_HEADER.lower().encode("latin-1")
+
+    def __init__(self, app: ASGIApp, enabled: bool) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = dict(scope["headers"]).get(self.HEADER) if scope["type"] == "http" else None
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        if not self.enabled:
+            await self._refuse(scope, receive, send, "this service runs on the wall clock, not a simulation")
+            return
+        try:
+            at = _TIMESTAMP.validate_python(raw.decode("latin-1"))
+        except (ValidationError, UnicodeDecodeError):
+            await self._refuse(scope, receive, send, "must be an ISO 8601 timestamp with a timezone")
+            return
+        with clock.simulated(at):
+            await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, why: str) -> None:
+        field = f"header.{clock.SIMULATED_TIME_HEADER.lower()}"
+        response = problem_response(
+            Problem(
+                title="Invalid simulated time",
+                status=400,
+                detail=f"{clock.SIMULATED_TIME_HEADER}: {why}.",
+                instance=scope.get("path"),
+                errors=[FieldError(field=field, message=why)],
+            )
+        )
+        await response(scope, receive, send)
+
+
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
 class BodyLimit:
     """Refuses request bodies over the limit with 413, also chunked ones that announce no length."""
 
@@ -302,6 +348,7 @@ def create_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
 
+    app.add_middleware(SimulatedTime, enabled=runtime.settings.engines.simulated_clock)
     app.add_middleware(RequestContext)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import parse_payload
-from services.runtime import logs, metrics
+from services.runtime import clock, logs, metrics
 from services.runtime.database import asyncpg_dsn
 from services.runtime.messaging import UnitOfWork, decode_headers, notify_channel
 from services.runtime.settings import EngineSettings
@@ -445,18 +446,25 @@ class ConsumerRunner:
                     metrics.EVENTS_DUPLICATE.labels(self.subscription.name).inc()
             if self.subscription.batch_handler is not None:
                 if fresh:
-                    await self.subscription.batch_handler(uow, fresh)
+                    # A batch handler takes each event's own time with clock.when_handling().
+                    with self._at(max(envelope.occurred_at for envelope, _ in fresh)):
+                        await self.subscription.batch_handler(uow, fresh)
             else:
                 assert self.subscription.handler is not None
                 for envelope, payload in fresh:
                     logs.event_id.set(str(envelope.event_id))
                     logs.correlation_id.set(str(envelope.correlation_id))
-                    await self.subscription.handler(uow, envelope, payload)
+                    with self._at(envelope.occurred_at):
+                        await self.subscription.handler(uow, envelope, payload)
             await uow.flush_outbox()
         # Only now, with the run committed, does the partition's mark move on.
         last = max(envelope.occurred_at for _, envelope, _ in items)
         self.marks[tp] = max(last, self.marks.get(tp, last))
         metrics.EVENTS_HANDLED.labels(self.subscription.name).inc(len(items))
+
+    def _at(self, occurred_at: datetime) -> AbstractContextManager[None]:
+        """In a simulation, an event is handled at the time it occurred (as live, however late it is read)."""
+        return clock.simulated(occurred_at) if self.settings.simulated_clock else nullcontext()
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int) -> None:
         """Puts a record on its topic's .dlq with the error in headers; waits for the broker's ack."""

@@ -28,6 +28,11 @@ class EngineSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     topic_prefix: str = Field(default="", max_length=100, description="Put in front of every topic name.")
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    simulated_clock: bool = Field(
+        default=False,
+        description="Run on simulated time (`crimerec simulate`): requests say their time in the "
+        "Crimerec-Simulated-Time header and events are handled at their own time. Never in production.",
+    )
 
     @field_validator("database_url")
     @classmethod

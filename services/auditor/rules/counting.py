@@ -16,22 +16,25 @@ VICTIMS_OWN_ACCOUNT = frozenset({"victim", "acting_for_victim"})
 POINTS_MADE_OUT_BY = frozenset({"police", "professional"})
 
 
-def victim_account_stands(facts: ReportedFacts, victim_ref: str | None) -> bool:
+def victim_account_stands(facts: ReportedFacts, victim_ref: str | None, *, confirmation_needed: bool = True) -> bool:
     """True when a victim-based offence rests on an identified victim's account (their own, or confirmed)."""
     victim = next((v for v in facts.victims if v.ref == victim_ref), None)
     if victim is None or not victim.identified:
         return False
-    return facts.reporter in VICTIMS_OWN_ACCOUNT or victim.confirmed
+    return not confirmation_needed or facts.reporter in VICTIMS_OWN_ACCOUNT or victim.confirmed
 
 
-def recordable_now(facts: ReportedFacts, offence: OffenceFact, catalogue: OffenceCatalogue) -> bool:
-    """True when the standard requires this offence to be recorded at first contact."""
+def recordable_now(
+    facts: ReportedFacts, offence: OffenceFact, catalogue: OffenceCatalogue, *, confirmation_needed: bool = True
+) -> bool:
+    """True when the standard requires this offence to be recorded at first contact (or, without
+    `confirmation_needed`, once nobody sought the identified victim's confirmation the standard waited for)."""
     if facts.credible_evidence or catalogue.recordable(offence.ho_class) is not None:
         return False
     known = catalogue.get(offence.ho_class)
     assert known is not None
     if known.victim_based:
-        return victim_account_stands(facts, offence.victim_ref)
+        return victim_account_stands(facts, offence.victim_ref, confirmation_needed=confirmation_needed)
     return facts.reporter in POINTS_MADE_OUT_BY
 
 
@@ -40,11 +43,14 @@ def required_crimes(facts: ReportedFacts, catalogue: OffenceCatalogue) -> int:
     return len(required_units(facts, catalogue))
 
 
-def required_units(facts: ReportedFacts, catalogue: OffenceCatalogue) -> list[str]:
-    """The crimes the standard requires, each as its principal class (HOCR section F: the most serious)."""
+def required_units(facts: ReportedFacts, catalogue: OffenceCatalogue, *, confirmation_needed: bool = True) -> list[str]:
+    """The crimes the standard requires, each as its principal class (HOCR section F: the most serious).
+
+    Without `confirmation_needed`, a third party's report about an identified victim counts as if confirmed: the
+    inspectorate's view of a report that nobody followed up by its deadline, or closed without grounds."""
     units: dict[tuple[str, str | None, str | None], list[str]] = {}
     for offence in facts.offences:
-        if not recordable_now(facts, offence, catalogue):
+        if not recordable_now(facts, offence, catalogue, confirmation_needed=confirmation_needed):
             continue
         known = catalogue.get(offence.ho_class)
         assert known is not None
@@ -61,3 +67,23 @@ def required_units(facts: ReportedFacts, catalogue: OffenceCatalogue) -> list[st
 def expected_crimes(contact: ContactCreate, catalogue: OffenceCatalogue | None = None) -> int:
     """The crimes the counting rules require for a contact as received."""
     return required_crimes(ReportedFacts.of(contact), catalogue or OffenceCatalogue.default())
+
+
+CLOSED_AS_NO_CRIME = frozenset({"cri", "non_crime"})
+
+
+def should_units(
+    facts: ReportedFacts,
+    catalogue: OffenceCatalogue,
+    *,
+    outcome: str | None,
+    evidence_given: bool,
+    deadline_passed: bool,
+) -> list[str]:
+    """The crimes that should have been recorded from a contact, as the recording rate counts them: what the
+    standard required at first contact; and, for a report the standard left to a person (an identified victim's
+    account not yet confirmed), every identified victim's crime once that person let the deadline pass undecided
+    or closed the report as no crime without credible evidence to the contrary."""
+    undecided = outcome in (None, "pending") and deadline_passed
+    closed_without_grounds = outcome in CLOSED_AS_NO_CRIME and not evidence_given
+    return required_units(facts, catalogue, confirmation_needed=not (undecided or closed_without_grounds))
