@@ -118,6 +118,13 @@ def up(
     kafka_port: Annotated[int, typer.Option(help="Port of the embedded broker.")] = 19092,
     demo: Annotated[bool, typer.Option(help="Post a few sample contacts once everything is up.")] = False,
     feed: Annotated[bool, typer.Option(help="Print each decision as it is made.")] = True,
+    simulation: Annotated[
+        bool,
+        typer.Option(
+            help="Run for `crimerec simulate`: simulated time, the auditor on event time, and the cancellation "
+            "authority matrix audited rather than enforced (so the auditor has wrong authorisers to find)."
+        ),
+    ] = False,
 ) -> None:
     """Starts everything: embedded PostgreSQL and broker (unless URLs are given), migrations, the three services."""
     from crimerec.supervisor import Stack
@@ -130,5 +137,40 @@ def up(
         ports={"intake": intake_port, "recorder": recorder_port, "auditor": auditor_port},
         kafka_port=kafka_port,
         console=console,
+        simulation=simulation,
     )
-    stack_.run(demo=demo, feed=feed)
+    stack_.run(demo=demo, feed=feed and not simulation)
+
+
+@app.command()
+def simulate(
+    profile: Annotated[str, typer.Option(help="A shipped profile (default, gmp-2016) or a profile file.")] = "default",
+    days: Annotated[float, typer.Option(help="Simulated days of contacts.", min=0.01, max=366)] = 7,
+    start: Annotated[str | None, typer.Option(help="First simulated day (YYYY-MM-DD); default: days ago.")] = None,
+    speed: Annotated[str, typer.Option(help="'max', or how many simulated seconds pass each real second.")] = "max",
+    seed: Annotated[int, typer.Option(help="Same seed, same simulation.")] = 1,
+    truth: Annotated[Path, typer.Option(help="Where to write the ground truth.")] = Path("truth.json"),
+    data_dir: Annotated[Path, typer.Option(help="The `crimerec up` data folder (service URLs, demo keys).")] = Path(
+        ".crimerec"
+    ),
+) -> None:
+    """Plays a force's contacts and people through the running system (`crimerec up --simulation`), and writes
+    the ground truth for `crimerec evaluate`."""
+    from crimerec.simulation.run import run_simulation
+
+    raise typer.Exit(run_simulation(profile, days, start, speed, seed, truth, data_dir, console))
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="The ground truth `crimerec simulate` wrote.")] = Path("truth.json"),
+    out: Annotated[Path, typer.Option(help="Where to write the evaluation as JSON.")] = Path("evaluation.json"),
+    data_dir: Annotated[Path, typer.Option(help="The `crimerec up` data folder (service URLs, demo keys).")] = Path(
+        ".crimerec"
+    ),
+) -> None:
+    """Compares the auditor's flags, recording rate and cancellation table with the ground truth; exits 1 when
+    anything misses the bar."""
+    from crimerec.simulation.run import run_evaluation
+
+    raise typer.Exit(run_evaluation(truth, out, data_dir, console))

@@ -46,6 +46,7 @@ class Stack:
     ports: dict[str, int]
     kafka_port: int
     console: Console
+    simulation: bool = False
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
     children: dict[str, Child] = field(default_factory=dict)
@@ -122,6 +123,12 @@ class Stack:
             CRIMEREC_KAFKA_BOOTSTRAP=engines.kafka_bootstrap,
             CRIMEREC_KAFKA_ENABLE_IDEMPOTENCE=str(engines.kafka_enable_idempotence).lower(),
         )
+        if self.simulation:
+            env.update(
+                CRIMEREC_SIMULATED_CLOCK="true",
+                CRIMEREC_AUDITOR_CLOCK="event_time",
+                CRIMEREC_RECORDER_AUTHORITY='{"mode": "audit"}',
+            )
         for name, port in self.ports.items():
             env[f"CRIMEREC_{name.upper()}_PORT"] = str(port)
             env[f"CRIMEREC_{name.upper()}_HOST"] = self.host

@@ -107,7 +107,27 @@ async def _received(uow: UnitOfWork, envelope: Envelope, received: ContactReceiv
         expected_crimes=required_crimes(facts, standard.catalogue),
         facts=facts.to_json(),
     )
+    if await _judge_missing(uow, received.contact_id, envelope, standard):
+        # The record was read before this report: it is here already, late.
+        await cure(uow, Rule.MISSING_RECORD, str(received.contact_id), envelope, "recorded after the deadline")
     await _judge_decision(uow, received.contact_id, envelope, standard)
+
+
+async def _judge_missing(uow: UnitOfWork, contact_id: UUID, envelope: Envelope, standard: Standard) -> bool:
+    """A record or decision made after the deadline shows the contact had neither when the deadline passed: that is
+    MISSING_RECORD, whatever the auditor's clock had reached (it may be replaying, or behind) and in whichever order
+    the report and the record are read, so a replay gives the flag live running gave. The late record cures it.
+    Returns whether it raised the flag."""
+    state = await repository.contact_state(uow.session, contact_id)
+    if state is None or state.recording_deadline is None:
+        return False
+    made = [c.recorded_at for c in state.crimes]
+    if state.decision and state.decision.outcome in detectors.VALID_NON_RECORDING:
+        made.append(state.decision.decided_at)
+    if not made or max(made) <= state.recording_deadline:
+        return False
+    drafts = detectors.missing_record(state, now=max(made), catalogue=standard.catalogue)
+    return bool(await raise_flags(uow, drafts, force=state.force, contact_id=contact_id, at=state.recording_deadline))
 
 
 async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided, standard: Standard) -> None:
@@ -126,6 +146,7 @@ async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided,
             "event_id": str(envelope.event_id),
         },
     )
+    await _judge_missing(uow, decided.contact_id, envelope, standard)
     if decided.outcome.value in detectors.VALID_NON_RECORDING:
         await cure(uow, Rule.MISSING_RECORD, str(decided.contact_id), envelope, f"decided as {decided.outcome.value}")
     await _judge_decision(uow, decided.contact_id, envelope, standard)
@@ -163,6 +184,7 @@ async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecor
     )
     # The contact row may not exist yet (records and contacts are different topics): make sure it does.
     await repository.upsert_contact(uow.session, crime.contact_id, force=crime.force)
+    await _judge_missing(uow, crime.contact_id, envelope, standard)
     fact = CrimeFact(
         crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at, deadline
     )

@@ -84,9 +84,14 @@ VALID_NON_RECORDING = frozenset({"cri", "non_crime", "n100"})
 
 def missing_record(state: ContactState, *, now: datetime, catalogue: OffenceCatalogue) -> list[FlagDraft]:
     """MISSING_RECORD: a crime-related contact with neither a crime nor a non-crime decision by its deadline."""
-    if state.recording_deadline is None or now < state.recording_deadline or not crime_related(state):
+    deadline = state.recording_deadline
+    if deadline is None or now < deadline or not crime_related(state):
         return []
-    if state.crimes or (state.decision and state.decision.outcome in VALID_NON_RECORDING):
+    # Judged as things stood at the deadline, by the events' own times: a record made after it does not undo the
+    # breach (it cures the flag), however late the auditor reads either.
+    if any(c.recorded_at <= deadline for c in state.crimes):
+        return []
+    if state.decision and state.decision.outcome in VALID_NON_RECORDING and state.decision.decided_at <= deadline:
         return []
     outcome = state.decision.outcome if state.decision else "no decision"
     return [

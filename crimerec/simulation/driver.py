@@ -1,0 +1,221 @@
+"""Plays a plan against the running system through its public APIs, with real credentials, in simulated time.
+
+Every request carries its simulated time (`Crimerec-Simulated-Time`), so the services record what happened when
+it happened in the simulation. Time moves in one-hour windows. Live, the system reacts within milliseconds while
+deadlines are hours apart; compressed, a millisecond can be a simulated hour. So every `BARRIER` of simulated time
+the driver waits, as live time would, until the recorder has decided every contact and the auditor has read every
+event so far: the auditor's event-time clock then never passes a deadline before the record that meets it (at
+least four simulated hours earlier, by the plan) has been read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+import httpx
+
+from crimerec.simulation.plan import Plan, Step
+from services.runtime.clock import SIMULATED_TIME_HEADER
+
+BARRIER = timedelta(hours=2)
+QUIET = 0.3  # real seconds for relays to publish and consumers to fetch what the last window caused
+ROLES = ("call_handler", "officer", "supervisor", "ddm", "fcr", "auditor")
+
+
+class SimulationError(Exception):
+    """The system refused what a simulated person did, or is not running a simulation."""
+
+
+@dataclass
+class Clients:
+    """HTTP clients for the three services."""
+
+    intake: httpx.AsyncClient
+    recorder: httpx.AsyncClient
+    auditor: httpx.AsyncClient
+
+
+@dataclass
+class Outcome:
+    """What a run did: steps performed, refusals, real seconds, and the contacts' ids by source reference."""
+
+    steps: int = 0
+    contacts: int = 0
+    seconds: float = 0.0
+    last_step_at: datetime | None = None
+    contact_ids: dict[str, str] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+
+
+class Driver:
+    """Posts a plan's steps in simulated-time order, as fast as allowed (`speed` None) or `speed` times real time."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        clients: Clients,
+        keys: dict[str, str],
+        *,
+        speed: float | None = None,
+        concurrency: int = 16,
+        advance: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        missing = [r for r in ROLES if r not in keys]
+        if missing:
+            raise SimulationError(f"no API key for {', '.join(missing)} of {plan.force}")
+        self.plan, self.clients, self.keys, self.speed = plan, clients, keys, speed
+        self.limit = asyncio.Semaphore(concurrency)
+        self.advance = advance
+        self.outcome = Outcome()
+        self.ids: dict[int, str] = {}
+        self.crimes: dict[int, list[str]] = {}
+        self.requests: dict[int, str] = {}
+        self.undecided: deque[int] = deque()
+
+    def headers(self, role: str, at: datetime, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}", SIMULATED_TIME_HEADER: at.isoformat(), **extra}
+
+    async def check(self) -> None:
+        """Fails early, and clearly, when the services do not run on simulated time."""
+        probe = await self.clients.intake.get("/healthz", headers={SIMULATED_TIME_HEADER: self.plan.start.isoformat()})
+        if probe.status_code != 200:
+            raise SimulationError(
+                "intake refuses simulated time: start the system with `crimerec up --simulation` "
+                f"({probe.status_code}: {probe.text[:200]})"
+            )
+
+    async def run(self) -> Outcome:
+        """Plays every step; returns once the recorder has decided every contact posted."""
+        await self.check()
+        began = time.monotonic()
+        barrier = self.plan.start
+        for window, steps in groupby(self.plan.steps, key=lambda s: _floor(s.at)):
+            await self.pace(window, began)
+            if window - barrier >= BARRIER and self.outcome.last_step_at is not None:
+                await self.settle(before=None)
+                await self.auditor_reached(self.outcome.last_step_at)
+                barrier = window
+            batch = list(steps)
+            by_contact = [
+                list(g) for _, g in groupby(sorted(batch, key=lambda s: (s.contact, s.at)), key=lambda s: s.contact)
+            ]
+            await asyncio.gather(*(self.play(steps_of_contact) for steps_of_contact in by_contact))
+            self.outcome.steps += len(batch)
+            self.outcome.last_step_at = batch[-1].at
+            self.advance(len(batch))
+        await self.settle(before=None)
+        self.outcome.seconds = time.monotonic() - began
+        self.outcome.contact_ids = {self.plan.contacts[i].reference: cid for i, cid in self.ids.items()}
+        return self.outcome
+
+    async def pace(self, window: datetime, began: float) -> None:
+        if self.speed is None:
+            return
+        due = began + (window - self.plan.start).total_seconds() / self.speed
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def auditor_reached(self, at: datetime) -> None:
+        """Waits until the auditor has read every event published so far and its clock has reached `at`."""
+        await asyncio.sleep(QUIET)
+        headers = {"Authorization": f"Bearer {self.keys['auditor']}"}
+        deadline = time.monotonic() + 300
+        while True:
+            response = await self.clients.auditor.get("/v1/clock", headers=headers)
+            if response.status_code != 200:
+                raise SimulationError(f"auditor clock: {response.status_code} {response.text[:200]}")
+            reading = response.json()
+            if reading["mode"] != "event_time":
+                raise SimulationError("the auditor runs on the wall clock: start with `crimerec up --simulation`")
+            if reading["caught_up"] and reading["now"] and datetime.fromisoformat(reading["now"]) >= at:
+                return
+            if time.monotonic() > deadline:
+                raise SimulationError(f"the auditor did not catch up with {at.isoformat()}: {reading}")
+            await asyncio.sleep(0.05)
+
+    async def settle(self, *, before: datetime | None) -> None:
+        """Waits until the recorder has decided every contact received before `before` (all, when None)."""
+        while self.undecided:
+            index = self.undecided[0]
+            if before is not None and self.plan.contacts[index].received_at >= before:
+                return
+            await self.decision(index)
+            self.undecided.popleft()
+
+    async def play(self, steps: list[Step]) -> None:
+        for step in steps:
+            async with self.limit:
+                await self.perform(step)
+
+    async def perform(self, step: Step) -> None:
+        contact = self.plan.contacts[step.contact]
+        if step.kind == "contact":
+            response = await self.clients.intake.post(
+                "/v1/contacts", json=contact.body,
+                headers=self.headers("call_handler", step.at, **{"Idempotency-Key": contact.reference}),
+            )  # fmt: skip
+            if response.status_code in (200, 201):
+                self.ids[step.contact] = response.json()["contact_id"]
+                self.undecided.append(step.contact)
+                self.outcome.contacts += 1
+            else:
+                self.refuse(step, response)
+            return
+        if step.contact not in self.ids:
+            return  # its contact was refused: already reported
+        decision = await self.decision(step.contact)
+        path, body = self.request(step, decision)
+        if path is None:
+            return
+        response = await self.clients.recorder.post(path, json=body, headers=self.headers(step.role, step.at))
+        if response.status_code not in (200, 201):
+            self.refuse(step, response)
+        elif step.kind == "cancel":
+            self.requests[step.contact] = response.json()["request_id"]
+
+    def request(self, step: Step, decision: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        contact_id = self.ids[step.contact]
+        crimes = decision.get("crime_references") or []
+        match step.kind:
+            case "decide":
+                return f"/v1/contacts/{contact_id}/decision", step.body
+            case "approve":
+                request_id = self.requests.get(step.contact)
+                return (f"/v1/cancellation-requests/{request_id}/approval" if request_id else None), step.body
+        if not crimes:
+            self.outcome.refused.append(f"{step.kind} {self.plan.contacts[step.contact].reference}: no crime recorded")
+            return None, {}
+        path = {"reclassify": "reclassification", "cancel": "cancellation-requests", "notify": "victim-notification"}
+        return f"/v1/crimes/{crimes[0]}/{path[step.kind]}", step.body
+
+    async def decision(self, index: int) -> dict[str, Any]:
+        """The recorder's decision on a contact, waiting for it to be made."""
+        deadline = time.monotonic() + 60
+        while True:
+            response = await self.clients.recorder.get(
+                f"/v1/contacts/{self.ids[index]}/decision", headers={"Authorization": f"Bearer {self.keys['officer']}"}
+            )
+            if response.status_code == 200:
+                decision: dict[str, Any] = response.json()
+                return decision
+            if response.status_code != 404 or time.monotonic() > deadline:
+                raise SimulationError(
+                    f"no decision for contact {self.ids[index]}: {response.status_code} {response.text[:200]}"
+                )
+            await asyncio.sleep(0.05)
+
+    def refuse(self, step: Step, response: httpx.Response) -> None:
+        reference = self.plan.contacts[step.contact].reference
+        self.outcome.refused.append(
+            f"{step.kind} {reference} at {step.at.isoformat()}: {response.status_code} {response.text[:300]}"
+        )
+
+
+def _floor(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)

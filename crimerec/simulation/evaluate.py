@@ -1,0 +1,206 @@
+"""Compares what the auditor says with the ground truth of a simulation: per rule true and false positives, misses,
+precision and recall; the recording rate against the true one; the cancellation table against the injected one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from crimerec.simulation.plan import LIMIT
+from services.auditor.rules.detectors import Rule
+from services.auditor.rules.statistics import REPORTED_GROUPS, unrecorded_per_year, wilson
+
+# Rules whose breach the events show; the simulated people cannot commit the others through crimerec's recorder
+# (it refuses malformed grounds and always keeps an N100), so any flag of theirs would be a false positive.
+CANCELLATION_CATEGORIES = ("rape", "other_sexual", "violence", "robbery")
+
+
+@dataclass(frozen=True)
+class AuditorView:
+    """What the auditor says, read through its API."""
+
+    clock: datetime
+    flags: list[dict[str, Any]]
+    recording: dict[str, Any]
+    cancellations: dict[str, Any]
+    rate_to: datetime
+
+
+async def wait_for_auditor(
+    client: httpx.AsyncClient, headers: dict[str, str], *, until: datetime, patience: float
+) -> datetime:
+    """Waits until the auditor has read every event and its clock has reached `until`; returns its clock."""
+    deadline = time.monotonic() + patience
+    while True:
+        response = await client.get("/v1/clock", headers=headers)
+        response.raise_for_status()
+        reading = response.json()
+        now = datetime.fromisoformat(reading["now"]) if reading["now"] else None
+        if reading["mode"] != "event_time":
+            raise RuntimeError("the auditor runs on the wall clock: start the system with `crimerec up --simulation`")
+        if reading["caught_up"] and now is not None and now >= until:
+            # One more sweep runs after the clock got there: deadlines up to it are judged.
+            await asyncio.sleep(2.5)
+            return now
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the auditor has not caught up after {patience:.0f} s (clock {reading['now']})")
+        await asyncio.sleep(0.5)
+
+
+async def read_auditor(
+    client: httpx.AsyncClient, key: str, truth: dict[str, Any], *, patience: float = 600
+) -> AuditorView:
+    """Everything the evaluation needs from the auditor, once it has judged the whole simulation."""
+    headers = {"Authorization": f"Bearer {key}"}
+    clock = await wait_for_auditor(
+        client, headers, until=datetime.fromisoformat(truth["last_step_at"]), patience=patience
+    )
+    flags: list[dict[str, Any]] = []
+    after: int | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 500, **({"after": after} if after is not None else {})}
+        response = await client.get("/v1/flags", params=params, headers=headers)
+        response.raise_for_status()
+        page = response.json()
+        flags.extend(page["items"])
+        after = page["next_after"]
+        if after is None:
+            break
+    start = datetime.fromisoformat(truth["start"])
+    # The rate covers contacts whose recording deadline the auditor's clock has passed: their fate is known.
+    rate_to = clock - LIMIT
+    recording = await client.get(
+        "/v1/stats/recording", params={"from": start.isoformat(), "to": rate_to.isoformat()}, headers=headers
+    )
+    recording.raise_for_status()
+    cancellations = await client.get(
+        "/v1/stats/cancellations",
+        params={"from": start.isoformat(), "to": (clock + timedelta(seconds=1)).isoformat()},
+        headers=headers,
+    )
+    cancellations.raise_for_status()
+    return AuditorView(clock, flags, recording.json(), cancellations.json(), rate_to)
+
+
+def evaluate(truth: dict[str, Any], view: AuditorView) -> dict[str, Any]:
+    """The evaluation as JSON: per rule, the recording rate, the cancellation table, the annual estimate."""
+    contacts = truth["contacts"]
+    by_id = {c["contact_id"]: ref for ref, c in contacts.items() if c.get("contact_id")}
+    expected: set[tuple[str, str]] = set()
+    for ref, contact in contacts.items():
+        for breach in contact["breaches"]:
+            if datetime.fromisoformat(breach["knowable_at"]) <= view.clock:
+                expected.add((breach["rule"], ref))
+    raised = {(f["rule"], by_id[f["contact_id"]]) for f in view.flags if f["contact_id"] in by_id}
+    rules = []
+    for rule in Rule:
+        truth_keys = {k for k in expected if k[0] == rule.value}
+        flag_keys = {k for k in raised if k[0] == rule.value}
+        tp, fp, fn = len(truth_keys & flag_keys), len(flag_keys - truth_keys), len(truth_keys - flag_keys)
+        rules.append(
+            {
+                "rule": rule.value,
+                "injected": len(truth_keys),
+                "true_positives": tp,
+                "false_positives": fp,
+                "false_negatives": fn,
+                "precision": tp / (tp + fp) if tp + fp else None,
+                "recall": tp / (tp + fn) if tp + fn else None,
+                "false_positive_examples": sorted(r for _, r in flag_keys - truth_keys)[:5],
+                "false_negative_examples": sorted(r for _, r in truth_keys - flag_keys)[:5],
+            }
+        )
+    start = datetime.fromisoformat(truth["start"])
+    in_rate = [c for c in contacts.values() if start <= datetime.fromisoformat(c["received_at"]) < view.rate_to]
+    hidden = [c for c in in_rate if c["kind"] == "hidden_in_narrative"]
+    visible = [c for c in in_rate if c["kind"] != "hidden_in_narrative"]
+    recording = {}
+    for group, categories in REPORTED_GROUPS.items():
+        true_all = _rate(in_rate, categories)
+        true_visible = _rate(visible, categories)
+        auditor = view.recording["recording_rate"][group]
+        inside = (
+            auditor["ci_low"] is not None
+            and true_visible.rate is not None
+            and auditor["ci_low"] <= true_visible.rate <= auditor["ci_high"]
+        )
+        recording[group] = {
+            "true_rate": true_all.rate,
+            "true_should": true_all.trials,
+            "true_rate_visible_in_events": true_visible.rate,
+            "true_should_visible_in_events": true_visible.trials,
+            "auditor": auditor,
+            "true_visible_rate_within_auditor_interval": inside,
+        }
+    injected_table = Counter[tuple[str, bool]]()
+    for contact in contacts.values():
+        cancellation = contact.get("cancellation")
+        if cancellation and datetime.fromisoformat(cancellation["approved_at"]) <= view.clock:
+            injected_table[cancellation["category"], cancellation["correct"]] += 1
+    table = []
+    for row in view.cancellations["categories"]:
+        category = row["audit_category"]
+        n = injected_table[category, True] + injected_table[category, False]
+        table.append(
+            {
+                "audit_category": category,
+                "injected": f"{injected_table[category, True]} of {n} correct",
+                "auditor": row["summary"],
+                "equal": (row["correct"], row["cancellations"]) == (injected_table[category, True], n),
+            }
+        )
+    overall = recording["overall"]
+    annual_recorded = view.recording["recorded_crime_12_months"]
+    return {
+        "profile": truth["profile"],
+        "force": truth["force"],
+        "period": {"from": truth["start"], "to": truth["end"], "auditor_clock": view.clock.isoformat()},
+        "rules": rules,
+        "hidden_in_narrative": {
+            "contacts": len(hidden),
+            "crimes": sum(len(c["should"]) for c in hidden),
+            "share_of_should": (sum(len(c["should"]) for c in hidden) / overall["true_should"])
+            if overall["true_should"]
+            else None,
+            "note": "crimes logged as ASB or public safety, traceable only in the narrative: no event rule sees them",
+        },
+        "recording_rate": recording,
+        "cancellations": table,
+        "annual_estimate": {
+            "recorded_crime_12_months": annual_recorded,
+            "auditor": view.recording["unrecorded_crimes_per_year"],
+            "truth": unrecorded_per_year(annual_recorded, overall["true_rate"]),
+        },
+    }
+
+
+def _rate(contacts: list[dict[str, Any]], categories: frozenset[str]) -> Any:
+    should = sum(1 for c in contacts for category in c["should"] if category in categories)
+    correct = sum(1 for c in contacts for category in c["correct"] if category in categories)
+    return wilson(correct, should)
+
+
+def passed(result: dict[str, Any]) -> list[str]:
+    """What misses the bar (empty when everything meets it): every rule exact, the true rate within the
+    auditor's interval, the cancellation table equal to the injected one."""
+    failures = []
+    for row in result["rules"]:
+        if row["false_positives"] or row["false_negatives"]:
+            failures.append(f"{row['rule']}: {row['false_positives']} false positives, {row['false_negatives']} missed")
+    for group, row in result["recording_rate"].items():
+        if row["true_should_visible_in_events"] and not row["true_visible_rate_within_auditor_interval"]:
+            failures.append(
+                f"recording rate {group}: true {row['true_rate_visible_in_events']:.4f} outside the auditor's interval"
+            )
+    for row in result["cancellations"]:
+        if not row["equal"]:
+            failures.append(
+                f"cancellations {row['audit_category']}: injected {row['injected']}, auditor {row['auditor']}"
+            )
+    return failures
