@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/auditor.py
+	$(BIN)/python bench/simulate.py
 
 ## schemas: regenerate the committed JSON Schema and AsyncAPI files from the models
 schemas: $(STAMP)
