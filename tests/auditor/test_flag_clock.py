@@ -298,7 +298,7 @@ async def private_auditor(pg_server: Server, engines: EngineSettings, *, clock: 
 
 class Timeline:
     """Event times for the scenarios of one event-time auditor: each scenario starts after everything before it,
-    in the past (the watermark only moves forward, and the sweeper never looks beyond the wall clock)."""
+    in the past (the watermark only moves forward, and every scenario must be later than the one before)."""
 
     def __init__(self) -> None:
         self.next = datetime.now(UTC).replace(microsecond=0) - 200 * DAY
