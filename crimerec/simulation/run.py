@@ -32,7 +32,9 @@ def _stack(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _clients(urls: dict[str, str]) -> Clients:
-    limits = httpx.Limits(max_connections=32)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive closes them: a reused connection the server has
+    # just closed fails a request mid-flight (seen while the driver waited at a barrier).
+    limits = httpx.Limits(max_connections=32, keepalive_expiry=2.0)
     return Clients(
         *(
             httpx.AsyncClient(base_url=urls[name], timeout=TIMEOUT, limits=limits)
