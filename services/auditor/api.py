@@ -526,7 +526,7 @@ async def create_audit(request: Request, body: AuditCreate, principal: Annotated
     standard = request.app.state.standard
     audit_id = uuid4()
     async with runtime.unit_of_work() as uow:
-        rows = await repository.audit_population(
+        rows = await repository.contacts_received(
             uow.session, force=principal.force, start=body.period_from, end=body.period_to
         )
         population = [

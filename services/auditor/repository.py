@@ -280,7 +280,7 @@ async def append_alert(session: AsyncSession, *, flag: Row[Any], at: datetime, b
 
 async def contacts_received(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
     """A force's contacts received in [start, end), with what they reported, how they were decided, and whether
-    their recording deadline has been judged."""
+    their recording deadline has been judged: the recording rate's population, and a sample audit's."""
     return (
         await session.execute(
             select(
@@ -351,26 +351,6 @@ async def removals_between(session: AsyncSession, *, force: str, start: datetime
 
 
 # ------------------------------------------------------------------------------------------------ sample audits
-
-
-async def audit_population(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
-    """The contacts a sample may be drawn from: the force's crime-related and other contacts received in the period."""
-    return (
-        await session.execute(
-            select(
-                contacts.c.contact_id,
-                contacts.c.facts,
-                contacts.c.outcome,
-                contacts.c.decision,
-                contacts.c.deadline_checked,
-            ).where(
-                contacts.c.force == force,
-                contacts.c.received_at >= start,
-                contacts.c.received_at < end,
-                contacts.c.facts.is_not(None),
-            )
-        )
-    ).all()
 
 
 async def insert_audit(session: AsyncSession, audit: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
