@@ -34,7 +34,7 @@ from services.auditor import repository
 from services.auditor.rules import detectors, statistics
 from services.auditor.rules.counting import required_crimes, should_units
 from services.auditor.rules.detectors import FlagDraft, Rule
-from services.auditor.rules.facts import CrimeFact, Removal, ReportedFacts
+from services.auditor.rules.facts import ContactState, CrimeFact, Removal, ReportedFacts
 from services.auditor.rules.policy import AuditPolicy
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
@@ -107,27 +107,31 @@ async def _received(uow: UnitOfWork, envelope: Envelope, received: ContactReceiv
         expected_crimes=required_crimes(facts, standard.catalogue),
         facts=facts.to_json(),
     )
-    if await _judge_missing(uow, received.contact_id, envelope, standard):
+    state = await repository.contact_state(uow.session, received.contact_id)
+    if await _judge_missing(uow, state, standard):
         # The record was read before this report: it is here already, late.
         await cure(uow, Rule.MISSING_RECORD, str(received.contact_id), envelope, "recorded after the deadline")
-    await _judge_decision(uow, received.contact_id, envelope, standard)
+    await _judge_decision(uow, state, envelope, standard)
 
 
-async def _judge_missing(uow: UnitOfWork, contact_id: UUID, envelope: Envelope, standard: Standard) -> bool:
+async def _judge_missing(uow: UnitOfWork, state: ContactState | None, standard: Standard) -> bool:
     """A record or decision made after the deadline shows the contact had neither when the deadline passed: that is
     MISSING_RECORD, whatever the auditor's clock had reached (it may be replaying, or behind) and in whichever order
     the report and the record are read, so a replay gives the flag live running gave. The late record cures it.
     Returns whether it raised the flag."""
-    state = await repository.contact_state(uow.session, contact_id)
     if state is None or state.recording_deadline is None:
         return False
     made = [c.recorded_at for c in state.crimes]
     if state.decision and state.decision.outcome in detectors.VALID_NON_RECORDING:
         made.append(state.decision.decided_at)
-    if not made or max(made) <= state.recording_deadline:
+    if not made:
         return False
+    # Judged at the latest time this contact shows: the detector finds whether anything existed at the deadline.
     drafts = detectors.missing_record(state, now=max(made), catalogue=standard.catalogue)
-    return bool(await raise_flags(uow, drafts, force=state.force, contact_id=contact_id, at=state.recording_deadline))
+    raised = await raise_flags(
+        uow, drafts, force=state.force, contact_id=UUID(state.contact_id), at=state.recording_deadline
+    )
+    return bool(raised)
 
 
 async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided, standard: Standard) -> None:
@@ -146,15 +150,15 @@ async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided,
             "event_id": str(envelope.event_id),
         },
     )
-    await _judge_missing(uow, decided.contact_id, envelope, standard)
+    state = await repository.contact_state(uow.session, decided.contact_id)
+    await _judge_missing(uow, state, standard)
     if decided.outcome.value in detectors.VALID_NON_RECORDING:
         await cure(uow, Rule.MISSING_RECORD, str(decided.contact_id), envelope, f"decided as {decided.outcome.value}")
-    await _judge_decision(uow, decided.contact_id, envelope, standard)
+    await _judge_decision(uow, state, envelope, standard)
 
 
-async def _judge_decision(uow: UnitOfWork, contact_id: UUID, envelope: Envelope, standard: Standard) -> None:
+async def _judge_decision(uow: UnitOfWork, state: ContactState | None, envelope: Envelope, standard: Standard) -> None:
     """The rules that can be judged once both the report and the decision are known (in either order)."""
-    state = await repository.contact_state(uow.session, contact_id)
     if state is None or state.facts is None or state.decision is None:
         return
     drafts = [
@@ -162,7 +166,9 @@ async def _judge_decision(uow: UnitOfWork, contact_id: UUID, envelope: Envelope,
         *detectors.unjustified_non_crime(state, catalogue=standard.catalogue),
         *detectors.rape_without_n100(state, catalogue=standard.catalogue),
     ]
-    await raise_flags(uow, drafts, force=state.force, contact_id=contact_id, at=envelope.occurred_at, envelope=envelope)
+    await raise_flags(
+        uow, drafts, force=state.force, contact_id=UUID(state.contact_id), at=envelope.occurred_at, envelope=envelope
+    )
 
 
 async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecorded, standard: Standard) -> None:
@@ -184,12 +190,12 @@ async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecor
     )
     # The contact row may not exist yet (records and contacts are different topics): make sure it does.
     await repository.upsert_contact(uow.session, crime.contact_id, force=crime.force)
-    await _judge_missing(uow, crime.contact_id, envelope, standard)
+    state = await repository.contact_state(uow.session, crime.contact_id)
+    assert state is not None
+    await _judge_missing(uow, state, standard)
     fact = CrimeFact(
         crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at, deadline
     )
-    state = await repository.contact_state(uow.session, crime.contact_id)
-    assert state is not None
     await raise_flags(
         uow, detectors.late_record(state, fact), force=crime.force, contact_id=crime.contact_id,
         at=crime.recorded_at, envelope=envelope,
