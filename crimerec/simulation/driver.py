@@ -99,8 +99,10 @@ class Driver:
         for window, steps in groupby(self.plan.steps, key=lambda s: _floor(s.at)):
             await self.pace(window, began)
             if window - barrier >= BARRIER and self.outcome.last_step_at is not None:
-                await self.settle(before=None)
-                await self.auditor_reached(self.outcome.last_step_at)
+                await self.settle()
+                await asyncio.sleep(QUIET)
+                auditor = {"Authorization": f"Bearer {self.keys['auditor']}"}
+                await wait_for_auditor(self.clients.auditor, auditor, until=self.outcome.last_step_at, patience=300)
                 barrier = window
             batch = list(steps)
             by_contact = [
@@ -110,7 +112,7 @@ class Driver:
             self.outcome.steps += len(batch)
             self.outcome.last_step_at = batch[-1].at
             self.advance(len(batch))
-        await self.settle(before=None)
+        await self.settle()
         self.outcome.seconds = time.monotonic() - began
         self.outcome.contact_ids = {self.plan.contacts[i].reference: cid for i, cid in self.ids.items()}
         return self.outcome
@@ -121,31 +123,10 @@ class Driver:
         due = began + (window - self.plan.start).total_seconds() / self.speed
         await asyncio.sleep(max(0.0, due - time.monotonic()))
 
-    async def auditor_reached(self, at: datetime) -> None:
-        """Waits until the auditor has read every event published so far and its clock has reached `at`."""
-        await asyncio.sleep(QUIET)
-        headers = {"Authorization": f"Bearer {self.keys['auditor']}"}
-        deadline = time.monotonic() + 300
-        while True:
-            response = await self.clients.auditor.get("/v1/clock", headers=headers)
-            if response.status_code != 200:
-                raise SimulationError(f"auditor clock: {response.status_code} {response.text[:200]}")
-            reading = response.json()
-            if reading["mode"] != "event_time":
-                raise SimulationError("the auditor runs on the wall clock: start with `crimerec up --simulation`")
-            if reading["caught_up"] and reading["now"] and datetime.fromisoformat(reading["now"]) >= at:
-                return
-            if time.monotonic() > deadline:
-                raise SimulationError(f"the auditor did not catch up with {at.isoformat()}: {reading}")
-            await asyncio.sleep(0.05)
-
-    async def settle(self, *, before: datetime | None) -> None:
-        """Waits until the recorder has decided every contact received before `before` (all, when None)."""
+    async def settle(self) -> None:
+        """Waits until the recorder has decided every contact posted so far."""
         while self.undecided:
-            index = self.undecided[0]
-            if before is not None and self.plan.contacts[index].received_at >= before:
-                return
-            await self.decision(index)
+            await self.decision(self.undecided[0])
             self.undecided.popleft()
 
     async def play(self, steps: list[Step]) -> None:
@@ -215,6 +196,31 @@ class Driver:
         self.outcome.refused.append(
             f"{step.kind} {reference} at {step.at.isoformat()}: {response.status_code} {response.text[:300]}"
         )
+
+
+async def wait_for_auditor(
+    client: httpx.AsyncClient, headers: dict[str, str], *, until: datetime, patience: float, poll: float = 0.05
+) -> datetime:
+    """Waits until the auditor has read every event published so far and its clock has reached `until`; returns
+    its clock."""
+    deadline = time.monotonic() + patience
+    while True:
+        response = await client.get("/v1/clock", headers=headers)
+        if response.status_code != 200:
+            raise SimulationError(f"auditor clock: {response.status_code} {response.text[:200]}")
+        reading = response.json()
+        if reading["mode"] != "event_time":
+            raise SimulationError(
+                "the auditor runs on the wall clock: start the system with `crimerec up --simulation`"
+            )
+        now = datetime.fromisoformat(reading["now"]) if reading["now"] else None
+        if reading["caught_up"] and now is not None and now >= until:
+            return now
+        if time.monotonic() > deadline:
+            raise SimulationError(
+                f"the auditor did not catch up with {until.isoformat()} in {patience:.0f} s: {reading}"
+            )
+        await asyncio.sleep(poll)
 
 
 def _floor(at: datetime) -> datetime:

@@ -4,7 +4,6 @@ precision and recall; the recording rate against the true one; the cancellation 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from crimerec.simulation.driver import wait_for_auditor
 from crimerec.simulation.plan import LIMIT
 from services.auditor.rules.detectors import Rule
 from services.auditor.rules.statistics import REPORTED_GROUPS, unrecorded_per_year, wilson
@@ -32,35 +32,15 @@ class AuditorView:
     rate_to: datetime
 
 
-async def wait_for_auditor(
-    client: httpx.AsyncClient, headers: dict[str, str], *, until: datetime, patience: float
-) -> datetime:
-    """Waits until the auditor has read every event and its clock has reached `until`; returns its clock."""
-    deadline = time.monotonic() + patience
-    while True:
-        response = await client.get("/v1/clock", headers=headers)
-        response.raise_for_status()
-        reading = response.json()
-        now = datetime.fromisoformat(reading["now"]) if reading["now"] else None
-        if reading["mode"] != "event_time":
-            raise RuntimeError("the auditor runs on the wall clock: start the system with `crimerec up --simulation`")
-        if reading["caught_up"] and now is not None and now >= until:
-            # One more sweep runs after the clock got there: deadlines up to it are judged.
-            await asyncio.sleep(2.5)
-            return now
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the auditor has not caught up after {patience:.0f} s (clock {reading['now']})")
-        await asyncio.sleep(0.5)
-
-
 async def read_auditor(
     client: httpx.AsyncClient, key: str, truth: dict[str, Any], *, patience: float = 600
 ) -> AuditorView:
     """Everything the evaluation needs from the auditor, once it has judged the whole simulation."""
     headers = {"Authorization": f"Bearer {key}"}
-    clock = await wait_for_auditor(
-        client, headers, until=datetime.fromisoformat(truth["last_step_at"]), patience=patience
-    )
+    until = datetime.fromisoformat(truth["last_step_at"])
+    clock = await wait_for_auditor(client, headers, until=until, patience=patience, poll=0.5)
+    # One more sweep runs after the clock got there: deadlines up to it are judged.
+    await asyncio.sleep(2.5)
     flags: list[dict[str, Any]] = []
     after: int | None = None
     while True:

@@ -112,7 +112,12 @@ def run_evaluation(truth_path: Path, out: Path, data_dir: Path, console: Console
             with console.status("waiting for the auditor to judge every event…"):
                 return await read_auditor(client, keys["auditor"], truth)
 
-    result = evaluate(truth, asyncio.run(read()))
+    try:
+        view = asyncio.run(read())
+    except (SimulationError, httpx.HTTPError) as exc:
+        console.print(f"[red]{exc}")
+        return 1
+    result = evaluate(truth, view)
     out.write_text(json.dumps(result, indent=1))
     show(result, console)
     failures = passed(result)
