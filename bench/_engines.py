@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import asyncpg
+import httpx
 from sqlalchemy.engine import make_url
 
 from crimerec import stack
-from crimerec.embedded import EmbeddedKafka, EmbeddedPostgres
+from crimerec.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from services.runtime.database import asyncpg_dsn
 from services.runtime.settings import EngineSettings
 
@@ -65,3 +69,41 @@ def engine_env(engines: EngineSettings) -> dict[str, str]:
         "CRIMEREC_KAFKA_ENABLE_IDEMPOTENCE": str(engines.kafka_enable_idempotence).lower(),
         "CRIMEREC_TOPIC_PREFIX": engines.topic_prefix,
     }
+
+
+def start(name: str, port: int, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A service as its own process (`crimerec serve`), its output in `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "crimerec", "serve", name, "--port", str(port)],
+        env=dict(env), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} not ready")
+
+
+@contextlib.contextmanager
+def services_running(names: list[str], env: Mapping[str, str], log_dir: Path) -> Iterator[dict[str, str]]:
+    """The named services as processes on free ports, ready; their base URLs by name. Stopped afterwards."""
+    urls, procs = {}, []
+    try:
+        for name in names:
+            port = free_port()
+            urls[name] = f"http://127.0.0.1:{port}"
+            procs.append(start(name, port, env, log_dir / f"{name}.log"))
+        for url in urls.values():
+            wait_ready(url)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()

@@ -32,7 +32,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _engines import bench_engines, engine_env
+from _engines import bench_engines, engine_env, services_running, start
 from recorder import envelopes
 
 from crimerec import stack
@@ -43,25 +43,6 @@ from services.runtime.database import asyncpg_dsn
 from services.runtime.messaging import encode_event
 
 console = Console()
-
-
-def start(name: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crimerec", "serve", name, "--port", str(port)],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} not ready")
 
 
 async def alert_latency(urls: dict[str, str], keys: dict[str, str], n: int, rate: float) -> list[float]:
@@ -215,27 +196,18 @@ async def wait_handled(dsn: str, events: int, proc: subprocess.Popen[bytes]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cancellations", type=int, default=1000)
+    parser.add_argument("--cancellations", type=int, default=1000, help="0 measures the replay rate alone")
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--contacts", type=int, default=100_000)
     args = parser.parse_args()
+    latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        with bench_engines(Path(tmp) / "live") as engines:
-            keys = asyncio.run(stack.issue_keys(engines, force="GMP", roles=stack.DEMO_ROLES, label="bench"))
-            env = engine_env(engines) | {f"CRIMEREC_{s.upper()}_LOG_LEVEL": "WARNING" for s in stack.SERVICES}
-            urls, procs = {}, []
-            try:
-                for name in stack.SERVICES:
-                    port = free_port()
-                    urls[name] = f"http://127.0.0.1:{port}"
-                    procs.append(start(name, port, env, Path(tmp) / f"{name}.log"))
-                for url in urls.values():
-                    wait_ready(url)
-                latencies = asyncio.run(alert_latency(urls, keys, args.cancellations, args.rate))
-            finally:
-                for proc in procs:
-                    proc.terminate()
-                    proc.wait()
+        if args.cancellations:  # 0: the replay rate alone
+            with bench_engines(Path(tmp) / "live") as engines:
+                keys = asyncio.run(stack.issue_keys(engines, force="GMP", roles=stack.DEMO_ROLES, label="bench"))
+                env = engine_env(engines) | {f"CRIMEREC_{s.upper()}_LOG_LEVEL": "WARNING" for s in stack.SERVICES}
+                with services_running(stack.SERVICES, env, Path(tmp)) as urls:
+                    latencies = asyncio.run(alert_latency(urls, keys, args.cancellations, args.rate))
         with bench_engines(Path(tmp) / "replay") as engines:
             dsn = asyncpg_dsn(make_url(engines.database_url.get_secret_value()))
             events = asyncio.run(fill(engines.kafka_bootstrap, engines.topic_prefix, args.contacts,

@@ -18,15 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from _engines import bench_engines, engine_env
-from auditor import console, start, wait_ready
+from _engines import bench_engines, engine_env, services_running
+from rich.console import Console
 
 from crimerec import stack
-from crimerec.embedded import free_port
 from crimerec.simulation import simulate
 from crimerec.simulation.evaluate import evaluate, passed, read_auditor
 from crimerec.simulation.plan import Profile, plan
 from crimerec.simulation.run import _clients, show
+
+console = Console()
 
 
 def main() -> None:
@@ -50,14 +51,7 @@ def main() -> None:
             "CRIMEREC_AUDITOR_CLOCK": "event_time",
             "CRIMEREC_RECORDER_AUTHORITY": '{"mode": "audit"}',
         }
-        urls, procs = {}, []
-        try:
-            for name in stack.SERVICES:
-                port = free_port()
-                urls[name] = f"http://127.0.0.1:{port}"
-                procs.append(start(name, port, env, Path(tmp) / f"{name}.log"))
-            for url in urls.values():
-                wait_ready(url)
+        with services_running(stack.SERVICES, env, Path(tmp)) as urls:
 
             async def run() -> tuple[dict, dict]:
                 clients = _clients(urls)
@@ -69,10 +63,6 @@ def main() -> None:
                 return truth, evaluate(truth, view)
 
             truth, result = asyncio.run(run())
-        finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait()
     Path("bench-simulate-truth.json").write_text(json.dumps(truth, indent=1))
     Path("bench-simulate-evaluation.json").write_text(json.dumps(result, indent=1))
     stats = truth["run_stats"]

@@ -268,6 +268,9 @@ def _eventful_profile() -> Any:
             "victim_told_at_request": 0.3,
             "victim_told_later": 0.3,
             "downgrade_without_information": 0.6,
+            # Incidents with several victims, some in another force's area: each victim must be told of the transfer.
+            "multi_victim_share": 0.3,
+            "other_force_area_share": 0.15,
         }
     )
 
@@ -281,7 +284,7 @@ async def test_a_simulation_evaluated_finds_every_injected_breach_and_no_other(s
     start = datetime(2019, 6, 3, tzinfo=UTC)
     the_plan = plan(
         _eventful_profile(),
-        seed=5,
+        seed=23,
         force=FORCE,
         start=start,
         days=3,

@@ -151,29 +151,31 @@ class Driver:
         if step.contact not in self.ids:
             return  # its contact was refused: already reported
         decision = await self.decision(step.contact)
-        path, body = self.request(step, decision)
-        if path is None:
-            return
-        response = await self.clients.recorder.post(path, json=body, headers=self.headers(step.role, step.at))
-        if response.status_code not in (200, 201):
-            self.refuse(step, response)
-        elif step.kind == "cancel":
-            self.requests[step.contact] = response.json()["request_id"]
+        for path in self.paths(step, decision):
+            response = await self.clients.recorder.post(path, json=step.body, headers=self.headers(step.role, step.at))
+            if response.status_code not in (200, 201):
+                self.refuse(step, response)
+            elif step.kind == "cancel":
+                self.requests[step.contact] = response.json()["request_id"]
 
-    def request(self, step: Step, decision: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    def paths(self, step: Step, decision: dict[str, Any]) -> list[str]:
+        """Where a person's step is posted: a notification goes to every crime removed (each victim is told), the
+        other steps to the contact's first crime."""
         contact_id = self.ids[step.contact]
         crimes = decision.get("crime_references") or []
         match step.kind:
             case "decide":
-                return f"/v1/contacts/{contact_id}/decision", step.body
+                return [f"/v1/contacts/{contact_id}/decision"]
             case "approve":
                 request_id = self.requests.get(step.contact)
-                return (f"/v1/cancellation-requests/{request_id}/approval" if request_id else None), step.body
+                return [f"/v1/cancellation-requests/{request_id}/approval"] if request_id else []
         if not crimes:
             self.outcome.refused.append(f"{step.kind} {self.plan.contacts[step.contact].reference}: no crime recorded")
-            return None, {}
-        path = {"reclassify": "reclassification", "cancel": "cancellation-requests", "notify": "victim-notification"}
-        return f"/v1/crimes/{crimes[0]}/{path[step.kind]}", step.body
+            return []
+        if step.kind == "notify":
+            return [f"/v1/crimes/{crime}/victim-notification" for crime in crimes]
+        path = {"reclassify": "reclassification", "cancel": "cancellation-requests"}[step.kind]
+        return [f"/v1/crimes/{crimes[0]}/{path}"]
 
     async def decision(self, index: int) -> dict[str, Any]:
         """The recorder's decision on a contact, waiting for it to be made."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -22,11 +23,13 @@ SUBSCRIPTION = "auditor.projection"
 def subscriptions(*, standard: Standard) -> list[Subscription]:
     """The auditor reads contacts and records, and nothing else (it works behind any recorder that emits them)."""
 
-    async def on_event(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
-        assert isinstance(payload, EventPayload)
-        await service.on_event(uow, envelope, payload, standard=standard)
+    async def on_events(uow: UnitOfWork, events: Sequence[tuple[Envelope, BaseModel]]) -> None:
+        payloads = [(envelope, payload) for envelope, payload in events if isinstance(payload, EventPayload)]
+        assert len(payloads) == len(events)
+        await service.on_events(uow, payloads, standard=standard)
 
-    return [Subscription(name=SUBSCRIPTION, topics=[topics.CONTACTS, topics.RECORDS], handler=on_event)]
+    # A run of events at a time: a replay or a busy force is projected set-based, judged as if one at a time.
+    return [Subscription(name=SUBSCRIPTION, topics=[topics.CONTACTS, topics.RECORDS], batch_handler=on_events)]
 
 
 def judging_time(runtime: ServiceRuntime, *, event_time: bool) -> datetime | None:

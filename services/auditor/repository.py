@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,22 +26,25 @@ from services.auditor.models import (
 from services.auditor.rules.facts import ContactState, CrimeFact, DecisionFact, ReportedFacts
 
 
-async def upsert_contact(session: AsyncSession, contact_id: UUID, **values: Any) -> None:
-    """Adds what an event tells about a contact, whichever event arrives first."""
-    await session.execute(
-        pg_insert(contacts)
-        .values(contact_id=contact_id, **values)
-        .on_conflict_do_update(index_elements=["contact_id"], set_=values)
-    )
+async def upsert_contacts(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> None:
+    """Adds what events told about contacts, whichever event arrived first: each row sets only the columns it
+    names (a report's, a decision's, or just the force), one statement per set of columns."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        by_columns.setdefault(tuple(sorted(change)), []).append(change)
+    for columns, rows in by_columns.items():
+        statement = pg_insert(contacts)
+        updated = {c: statement.excluded[c] for c in columns if c != "contact_id"}
+        await session.execute(statement.on_conflict_do_update(index_elements=["contact_id"], set_=updated), rows)
 
 
-async def upsert_crime(session: AsyncSession, *, crime_reference: str, **values: Any) -> None:
-    """Adds or updates a crime in the projection."""
-    await session.execute(
-        pg_insert(crimes)
-        .values(crime_reference=crime_reference, **values)
-        .on_conflict_do_update(index_elements=["crime_reference"], set_=values)
-    )
+async def upsert_crimes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Adds or updates crimes in the projection (every row names every column)."""
+    if not rows:
+        return
+    statement = pg_insert(crimes)
+    updated = {c: statement.excluded[c] for c in rows[0] if c != "crime_reference"}
+    await session.execute(statement.on_conflict_do_update(index_elements=["crime_reference"], set_=updated), rows)
 
 
 async def update_crime(session: AsyncSession, crime_reference: str, **values: Any) -> None:
@@ -71,36 +74,34 @@ async def crime_is_live(session: AsyncSession, *, crime_reference: str, force: s
     return status == "recorded"
 
 
-async def contact_state(session: AsyncSession, contact_id: UUID) -> ContactState | None:
-    """Everything the detectors need about one contact."""
-    row = await get_contact(session, contact_id)
-    if row is None:
-        return None
-    crime_rows = await crimes_of(session, contact_id)
-    n100_count = await session.scalar(select(func.count()).select_from(n100s).where(n100s.c.contact_id == contact_id))
-    decision = None
-    if row.decision:
-        d = row.decision
-        decision = DecisionFact(
-            outcome=d["outcome"],
-            decided_at=datetime.fromisoformat(d["decided_at"]),
-            decided_by=d.get("decided_by"),
-            credible_evidence=d.get("credible_evidence"),
-            rationale=d.get("rationale", ""),
-        )
-    return ContactState(
-        contact_id=str(contact_id),
-        force=row.force,
-        received_at=row.received_at,
-        recording_deadline=row.recording_deadline,
-        facts=ReportedFacts.from_json(row.facts) if row.facts else None,
-        decision=decision,
-        crimes=tuple(
+async def contact_states(session: AsyncSession, contact_ids: Collection[UUID]) -> dict[UUID, ContactState]:
+    """Everything the detectors need about each contact the projection holds, in three queries."""
+    if not contact_ids:
+        return {}
+    ids = list(contact_ids)
+    rows = (await session.execute(select(contacts).where(contacts.c.contact_id.in_(ids)))).all()
+    crimes_by: dict[UUID, list[CrimeFact]] = {}
+    for c in await session.execute(
+        select(crimes).where(crimes.c.contact_id.in_(ids)).order_by(crimes.c.contact_id, crimes.c.crime_reference)
+    ):
+        crimes_by.setdefault(c.contact_id, []).append(
             CrimeFact(c.crime_reference, c.ho_class, c.audit_category, c.status, c.recorded_at, c.recording_deadline)
-            for c in crime_rows
-        ),
-        n100s=int(n100_count or 0),
-    )
+        )
+    counted = select(n100s.c.contact_id, func.count()).where(n100s.c.contact_id.in_(ids)).group_by(n100s.c.contact_id)
+    n100_counts = {contact_id: count for contact_id, count in await session.execute(counted)}
+    return {
+        row.contact_id: ContactState(
+            contact_id=str(row.contact_id),
+            force=row.force,
+            received_at=row.received_at,
+            recording_deadline=row.recording_deadline,
+            facts=ReportedFacts.from_json(row.facts) if row.facts else None,
+            decision=DecisionFact.from_json(row.decision) if row.decision else None,
+            crimes=tuple(crimes_by.get(row.contact_id, ())),
+            n100s=int(n100_counts.get(row.contact_id, 0)),
+        )
+        for row in rows
+    }
 
 
 async def insert_n100(session: AsyncSession, **values: Any) -> None:
@@ -118,15 +119,16 @@ async def insert_notification(session: AsyncSession, **values: Any) -> None:
     await session.execute(pg_insert(notifications).values(**values).on_conflict_do_nothing())
 
 
-async def notifications_for(session: AsyncSession, crime_reference: str) -> list[datetime]:
-    """When the victim of a crime was told (of its removal)."""
-    return list(
-        (
-            await session.scalars(
-                select(notifications.c.notified_at).where(notifications.c.crime_reference == crime_reference)
-            )
-        ).all()
-    )
+async def notifications_for(session: AsyncSession, crime_references: Collection[str]) -> dict[str, list[datetime]]:
+    """When the victims of these crimes were told (of their removal), by crime."""
+    told: dict[str, list[datetime]] = {}
+    if crime_references:
+        query = select(notifications.c.crime_reference, notifications.c.notified_at).where(
+            notifications.c.crime_reference.in_(list(crime_references))
+        )
+        for crime_reference, notified_at in await session.execute(query):
+            told.setdefault(crime_reference, []).append(notified_at)
+    return told
 
 
 async def removals_of(session: AsyncSession, crime_reference: str) -> Sequence[Row[Any]]:
@@ -175,13 +177,42 @@ async def mark_notice_checked(session: AsyncSession, event_ids: Sequence[UUID]) 
 # ------------------------------------------------------------------------------------------------ flags
 
 
-async def insert_flag(session: AsyncSession, values: dict[str, Any]) -> Row[Any] | None:
-    """Stores a new flag; None when the same rule already flagged the same subject (raised once)."""
-    return (
-        await session.execute(
-            pg_insert(flags).values(**values).on_conflict_do_nothing(constraint="flags_raised_once").returning(flags)
+async def flags_by_key(session: AsyncSession, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+    """The flags raised for these (rule, subject) pairs, locked for this transaction."""
+    if not keys:
+        return {}
+    query = select(flags).where(tuple_(flags.c.rule, flags.c.subject).in_(list(keys))).with_for_update()
+    return {(row.rule, row.subject): row for row in await session.execute(query)}
+
+
+async def insert_flags(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Stores new flags; returns the id of each stored, by (rule, subject). A flag another transaction raised
+    first (the same rule on the same subject) is not stored again."""
+    if not rows:
+        return {}
+    statement = (
+        pg_insert(flags)
+        .on_conflict_do_nothing(constraint="flags_raised_once")
+        .returning(flags.c.rule, flags.c.subject, flags.c.flag_id)
+    )
+    return {(rule, subject): flag_id for rule, subject, flag_id in await session.execute(statement, list(rows))}
+
+
+async def update_flags(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Writes new statuses of flags this transaction holds locked (keys: flag_id, status, cured_by, updated_at)."""
+    if rows:
+        statement = (
+            update(flags)
+            .where(flags.c.flag_id == bindparam("id"))
+            .values(status=bindparam("new_status"), cured_by=bindparam("new_cured_by"), updated_at=bindparam("at"))
         )
-    ).first()
+        await session.execute(
+            statement,
+            [
+                {"id": r["flag_id"], "new_status": r["status"], "new_cured_by": r["cured_by"], "at": r["updated_at"]}
+                for r in rows
+            ],
+        )
 
 
 async def set_flag_status(
@@ -198,27 +229,10 @@ async def set_flag_status(
     ).first()
 
 
-async def cure_flags(
-    session: AsyncSession, *, rule: str, subject: str, cured_by: dict[str, Any], now: datetime
-) -> Sequence[Row[Any]]:
-    """Marks a rule's open or acknowledged flag on a subject cured; returns the flags it cured."""
-    return (
-        await session.execute(
-            update(flags)
-            .where(flags.c.rule == rule, flags.c.subject == subject, flags.c.status.in_(["open", "acknowledged"]))
-            .values(status="cured", cured_by=cured_by, updated_at=now)
-            .returning(flags)
-        )
-    ).all()
-
-
-async def add_flag_history(
-    session: AsyncSession, *, flag_id: int, at: datetime, status: str, by: str | None, note: str | None
-) -> None:
-    """Appends to a flag's history."""
-    await session.execute(
-        insert(flag_history).values(flag_id=flag_id, at=at, status=status, by_principal=by, note=note)
-    )
+async def add_flag_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Appends to flags' histories (keys: flag_id, at, status, by_principal, note)."""
+    if rows:
+        await session.execute(insert(flag_history), list(rows))
 
 
 async def flag_history_of(session: AsyncSession, flag_id: int) -> Sequence[Row[Any]]:
@@ -269,13 +283,10 @@ async def list_flags(
     return (await session.execute(query.order_by(flags.c.flag_id).limit(limit))).all()
 
 
-async def append_alert(session: AsyncSession, *, flag: Row[Any], at: datetime, body: dict[str, Any]) -> None:
-    """Adds a flag change to the resumable alert stream (SSE)."""
-    await session.execute(
-        insert(alert_stream).values(
-            flag_id=flag.flag_id, force=flag.force, rule=flag.rule, severity=flag.severity, at=at, body=body
-        )
-    )
+async def append_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Adds flag changes to the resumable alert stream (SSE) (keys: flag_id, force, rule, severity, at, body)."""
+    if rows:
+        await session.execute(insert(alert_stream), list(rows))
 
 
 async def contacts_received(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:

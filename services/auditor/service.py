@@ -3,8 +3,8 @@ flag once (alerting supervisors through the outbox), and cure flags a later even
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -34,7 +34,7 @@ from services.auditor import repository
 from services.auditor.rules import detectors, statistics
 from services.auditor.rules.counting import required_crimes, should_units
 from services.auditor.rules.detectors import FlagDraft, Rule
-from services.auditor.rules.facts import ContactState, CrimeFact, Removal, ReportedFacts
+from services.auditor.rules.facts import ContactState, CrimeFact, DecisionFact, Removal, ReportedFacts
 from services.auditor.rules.policy import AuditPolicy
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
@@ -54,22 +54,198 @@ class Standard:
 
 # ------------------------------------------------------------------------------------------------ projection
 
+# The events every contact brings (a report, its decision, its crimes): projected and judged a run at a time, in
+# memory, with one statement per table. The rarer ones (cancellations, transfers, reclassifications, N100s,
+# notifications) are handled one by one, in their place in the stream.
+Projected = ContactReceived | ContactDecided | CrimeRecorded
+
+
+async def on_events(uow: UnitOfWork, events: Sequence[tuple[Envelope, EventPayload]], *, standard: Standard) -> None:
+    """Projects a run of events, in order, and judges what each makes knowable, as if handled one at a time."""
+    run: list[tuple[Envelope, Projected]] = []
+    for envelope, payload in events:
+        if isinstance(payload, Projected):
+            run.append((envelope, payload))
+            continue
+        await _project(uow, run, standard)
+        run = []
+        await _on_other(uow, envelope, payload, standard)
+    await _project(uow, run, standard)
+    if standard.event_time and uow.watermark is not None and events:
+        # Replaying: the deadlines the event time has passed — on every partition, not just this one — fire as the
+        # wall clock would have fired them live. The judgement is as things stood at each deadline, by the events'
+        # own times, so it does not matter that the run was projected first.
+        watermark = uow.watermark(max(envelope.occurred_at for envelope, _ in events))
+        if watermark is not None:
+            await sweep_deadlines(uow, now=watermark, standard=standard)
+
 
 async def on_event(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, *, standard: Standard) -> None:
     """Projects one event and judges what it makes knowable."""
-    if standard.event_time and uow.watermark is not None:
-        # Replaying: the deadlines the event time has passed — on every partition, not just this one — fire before
-        # the event is applied, exactly as the wall clock would have fired them live, however fast the replay runs.
-        watermark = uow.watermark(envelope.occurred_at)
-        if watermark is not None:
-            await sweep_deadlines(uow, now=watermark, standard=standard)
+    await on_events(uow, [(envelope, payload)], standard=standard)
+
+
+async def _project(uow: UnitOfWork, run: Sequence[tuple[Envelope, Projected]], standard: Standard) -> None:
+    """Reports, decisions and crimes: each contact's state is read once, moved on by each event in turn in memory
+    (judging it at each step exactly as one-at-a-time handling would), and written once."""
+    if not run:
+        return
+    states = await repository.contact_states(uow.session, {payload.contact_id for _, payload in run})
+    changes: dict[UUID, dict[str, Any]] = {}
+    crime_rows: dict[str, dict[str, Any]] = {}
+    ledger = FlagLedger()
+    for envelope, payload in run:
+        state = states.get(payload.contact_id) or ContactState(
+            contact_id=str(payload.contact_id), force=payload.force, received_at=None, recording_deadline=None,
+            facts=None, decision=None,
+        )  # fmt: skip
+        change = changes.setdefault(payload.contact_id, {"contact_id": payload.contact_id})
+        match payload:
+            case ContactReceived():
+                state = _received(state, change, envelope, payload, standard, ledger)
+            case ContactDecided():
+                state = _decided(state, change, envelope, payload, standard, ledger)
+            case CrimeRecorded():
+                state = _crime_recorded(state, change, crime_rows, envelope, payload, standard, ledger)
+        states[payload.contact_id] = state
+    await repository.upsert_contacts(uow.session, list(changes.values()))
+    await repository.upsert_crimes(uow.session, list(crime_rows.values()))
+    await ledger.write(uow)
+
+
+def _received(
+    state: ContactState,
+    change: dict[str, Any],
+    envelope: Envelope,
+    received: ContactReceived,
+    standard: Standard,
+    ledger: FlagLedger,
+) -> ContactState:
+    facts = ReportedFacts.of(received.contact)
+    # The deadline runs from receipt (event time), never from when this event was processed.
+    deadline = received.received_at + standard.policy.recording_limit
+    change.update(
+        force=received.force,
+        category=received.contact.incident.category.value,
+        channel=received.contact.channel.value,
+        received_at=received.received_at,
+        recording_deadline=deadline,
+        expected_crimes=required_crimes(facts, standard.catalogue),
+        facts=facts.to_json(),
+    )
+    state = replace(
+        state, force=received.force, received_at=received.received_at, recording_deadline=deadline, facts=facts
+    )
+    if _judge_missing(state, standard, ledger):
+        # The record was read before this report: it is here already, late.
+        ledger.cure(Rule.MISSING_RECORD, str(received.contact_id), envelope, "recorded after the deadline")
+    _judge_decision(state, envelope, standard, ledger)
+    return state
+
+
+def _judge_missing(state: ContactState, standard: Standard, ledger: FlagLedger) -> bool:
+    """A record or decision made after the deadline shows the contact had neither when the deadline passed: that is
+    MISSING_RECORD, whatever the auditor's clock had reached (it may be replaying, or behind) and in whichever order
+    the report and the record are read, so a replay gives the flag live running gave. The late record cures it.
+    Returns whether the contact shows that breach."""
+    if state.recording_deadline is None:
+        return False
+    made = [c.recorded_at for c in state.crimes]
+    if state.decision and state.decision.outcome in detectors.VALID_NON_RECORDING:
+        made.append(state.decision.decided_at)
+    if not made:
+        return False
+    # Judged at the latest time this contact shows: the detector finds whether anything existed at the deadline.
+    drafts = detectors.missing_record(state, now=max(made), catalogue=standard.catalogue)
+    ledger.raise_(drafts, force=state.force, contact_id=UUID(state.contact_id), at=state.recording_deadline)
+    return bool(drafts)
+
+
+def _decided(
+    state: ContactState,
+    change: dict[str, Any],
+    envelope: Envelope,
+    decided: ContactDecided,
+    standard: Standard,
+    ledger: FlagLedger,
+) -> ContactState:
+    decision = {
+        "outcome": decided.outcome.value,
+        "decided_at": decided.decided_at.isoformat(),
+        "decided_by": decided.decided_by.principal if decided.decided_by else None,
+        # Pseudonymous: only whether evidence to the contrary was given, never its words (they may name people).
+        "credible_evidence": EVIDENCE_GIVEN if (decided.credible_evidence or "").strip() else None,
+        "event_id": str(envelope.event_id),
+    }
+    change.update(force=decided.force, outcome=decided.outcome.value, decided_at=decided.decided_at, decision=decision)
+    state = replace(state, force=decided.force, decision=DecisionFact.from_json(decision))
+    _judge_missing(state, standard, ledger)
+    if decided.outcome.value in detectors.VALID_NON_RECORDING:
+        ledger.cure(Rule.MISSING_RECORD, str(decided.contact_id), envelope, f"decided as {decided.outcome.value}")
+    _judge_decision(state, envelope, standard, ledger)
+    return state
+
+
+def _judge_decision(state: ContactState, envelope: Envelope, standard: Standard, ledger: FlagLedger) -> None:
+    """The rules that can be judged once both the report and the decision are known (in either order)."""
+    if state.facts is None or state.decision is None:
+        return
+    drafts = [
+        *detectors.under_count(state, catalogue=standard.catalogue),
+        *detectors.unjustified_non_crime(state, catalogue=standard.catalogue),
+        *detectors.rape_without_n100(state, catalogue=standard.catalogue),
+    ]
+    ledger.raise_(
+        drafts, force=state.force, contact_id=UUID(state.contact_id), at=envelope.occurred_at, envelope=envelope
+    )
+
+
+def _crime_recorded(
+    state: ContactState,
+    change: dict[str, Any],
+    crime_rows: dict[str, dict[str, Any]],
+    envelope: Envelope,
+    crime: CrimeRecorded,
+    standard: Standard,
+    ledger: FlagLedger,
+) -> ContactState:
+    # The auditor's own deadline, from the report's receipt: a records system that restarts the clock is caught.
+    deadline = crime.received_at + standard.policy.recording_limit
+    crime_rows[crime.crime_reference] = {
+        "crime_reference": crime.crime_reference,
+        "contact_id": crime.contact_id,
+        "force": crime.force,
+        "ho_class": crime.ho_class,
+        "audit_category": crime.audit_category.value,
+        "status": "recorded",
+        "victim_ref": crime.victim_ref,
+        "incident_ref": crime.incident_ref,
+        "recorded_at": crime.recorded_at,
+        "recording_deadline": deadline,
+        "received_at": crime.received_at,
+    }
+    # The contact row may not exist yet (records and contacts are different topics): make sure it does.
+    change.setdefault("force", crime.force)
+    fact = CrimeFact(
+        crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at, deadline
+    )
+    others = [c for c in state.crimes if c.crime_reference != crime.crime_reference]
+    state = replace(state, crimes=tuple(sorted([*others, fact], key=lambda c: c.crime_reference)))
+    _judge_missing(state, standard, ledger)
+    ledger.raise_(
+        detectors.late_record(state, fact), force=crime.force, contact_id=crime.contact_id, at=crime.recorded_at,
+        envelope=envelope,
+    )  # fmt: skip
+    ledger.cure(Rule.MISSING_RECORD, str(crime.contact_id), envelope, f"{crime.crime_reference} was recorded")
+    if state.facts is not None and len(state.crimes) >= required_crimes(state.facts, standard.catalogue):
+        ledger.cure(Rule.UNDER_COUNT, str(crime.contact_id), envelope, "the missing crimes were recorded")
+    if crime.audit_category.value == "rape":
+        ledger.cure(Rule.RAPE_WITHOUT_N100, str(crime.contact_id), envelope, "recorded as rape")
+    return state
+
+
+async def _on_other(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, standard: Standard) -> None:
     match payload:
-        case ContactReceived():
-            await _received(uow, envelope, payload, standard)
-        case ContactDecided():
-            await _decided(uow, envelope, payload, standard)
-        case CrimeRecorded():
-            await _crime_recorded(uow, envelope, payload, standard)
         case CrimeCancelled() | CrimeTransferred():
             await _removed(uow, envelope, payload, standard)
         case CrimeReclassified():
@@ -85,126 +261,14 @@ async def on_event(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, *
                 uow.session, event_id=envelope.event_id, crime_reference=payload.crime_reference,
                 notified_at=payload.notified_at,
             )  # fmt: skip
+            ledger = FlagLedger()
             for removal in await repository.removals_of(uow.session, payload.crime_reference):
                 if payload.notified_at <= removal.notify_by:
-                    await cure(
-                        uow, Rule.CANCELLATION_VICTIM_NOT_TOLD, str(removal.event_id), envelope,
+                    ledger.cure(
+                        Rule.CANCELLATION_VICTIM_NOT_TOLD, str(removal.event_id), envelope,
                         f"the victim was told on {payload.notified_at.isoformat()}",
                     )  # fmt: skip
-
-
-async def _received(uow: UnitOfWork, envelope: Envelope, received: ContactReceived, standard: Standard) -> None:
-    facts = ReportedFacts.of(received.contact)
-    await repository.upsert_contact(
-        uow.session,
-        received.contact_id,
-        force=received.force,
-        category=received.contact.incident.category.value,
-        channel=received.contact.channel.value,
-        received_at=received.received_at,
-        # The deadline runs from receipt (event time), never from when this event was processed.
-        recording_deadline=received.received_at + standard.policy.recording_limit,
-        expected_crimes=required_crimes(facts, standard.catalogue),
-        facts=facts.to_json(),
-    )
-    state = await repository.contact_state(uow.session, received.contact_id)
-    if await _judge_missing(uow, state, standard):
-        # The record was read before this report: it is here already, late.
-        await cure(uow, Rule.MISSING_RECORD, str(received.contact_id), envelope, "recorded after the deadline")
-    await _judge_decision(uow, state, envelope, standard)
-
-
-async def _judge_missing(uow: UnitOfWork, state: ContactState | None, standard: Standard) -> bool:
-    """A record or decision made after the deadline shows the contact had neither when the deadline passed: that is
-    MISSING_RECORD, whatever the auditor's clock had reached (it may be replaying, or behind) and in whichever order
-    the report and the record are read, so a replay gives the flag live running gave. The late record cures it.
-    Returns whether it raised the flag."""
-    if state is None or state.recording_deadline is None:
-        return False
-    made = [c.recorded_at for c in state.crimes]
-    if state.decision and state.decision.outcome in detectors.VALID_NON_RECORDING:
-        made.append(state.decision.decided_at)
-    if not made:
-        return False
-    # Judged at the latest time this contact shows: the detector finds whether anything existed at the deadline.
-    drafts = detectors.missing_record(state, now=max(made), catalogue=standard.catalogue)
-    raised = await raise_flags(
-        uow, drafts, force=state.force, contact_id=UUID(state.contact_id), at=state.recording_deadline
-    )
-    return bool(raised)
-
-
-async def _decided(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided, standard: Standard) -> None:
-    await repository.upsert_contact(
-        uow.session,
-        decided.contact_id,
-        force=decided.force,
-        outcome=decided.outcome.value,
-        decided_at=decided.decided_at,
-        decision={
-            "outcome": decided.outcome.value,
-            "decided_at": decided.decided_at.isoformat(),
-            "decided_by": decided.decided_by.principal if decided.decided_by else None,
-            # Pseudonymous: only whether evidence to the contrary was given, never its words (they may name people).
-            "credible_evidence": EVIDENCE_GIVEN if (decided.credible_evidence or "").strip() else None,
-            "event_id": str(envelope.event_id),
-        },
-    )
-    state = await repository.contact_state(uow.session, decided.contact_id)
-    await _judge_missing(uow, state, standard)
-    if decided.outcome.value in detectors.VALID_NON_RECORDING:
-        await cure(uow, Rule.MISSING_RECORD, str(decided.contact_id), envelope, f"decided as {decided.outcome.value}")
-    await _judge_decision(uow, state, envelope, standard)
-
-
-async def _judge_decision(uow: UnitOfWork, state: ContactState | None, envelope: Envelope, standard: Standard) -> None:
-    """The rules that can be judged once both the report and the decision are known (in either order)."""
-    if state is None or state.facts is None or state.decision is None:
-        return
-    drafts = [
-        *detectors.under_count(state, catalogue=standard.catalogue),
-        *detectors.unjustified_non_crime(state, catalogue=standard.catalogue),
-        *detectors.rape_without_n100(state, catalogue=standard.catalogue),
-    ]
-    await raise_flags(
-        uow, drafts, force=state.force, contact_id=UUID(state.contact_id), at=envelope.occurred_at, envelope=envelope
-    )
-
-
-async def _crime_recorded(uow: UnitOfWork, envelope: Envelope, crime: CrimeRecorded, standard: Standard) -> None:
-    # The auditor's own deadline, from the report's receipt: a records system that restarts the clock is caught.
-    deadline = crime.received_at + standard.policy.recording_limit
-    await repository.upsert_crime(
-        uow.session,
-        crime_reference=crime.crime_reference,
-        contact_id=crime.contact_id,
-        force=crime.force,
-        ho_class=crime.ho_class,
-        audit_category=crime.audit_category.value,
-        status="recorded",
-        victim_ref=crime.victim_ref,
-        incident_ref=crime.incident_ref,
-        recorded_at=crime.recorded_at,
-        recording_deadline=deadline,
-        received_at=crime.received_at,
-    )
-    # The contact row may not exist yet (records and contacts are different topics): make sure it does.
-    await repository.upsert_contact(uow.session, crime.contact_id, force=crime.force)
-    state = await repository.contact_state(uow.session, crime.contact_id)
-    assert state is not None
-    await _judge_missing(uow, state, standard)
-    fact = CrimeFact(
-        crime.crime_reference, crime.ho_class, crime.audit_category.value, "recorded", crime.recorded_at, deadline
-    )
-    await raise_flags(
-        uow, detectors.late_record(state, fact), force=crime.force, contact_id=crime.contact_id,
-        at=crime.recorded_at, envelope=envelope,
-    )  # fmt: skip
-    await cure(uow, Rule.MISSING_RECORD, str(crime.contact_id), envelope, f"{crime.crime_reference} was recorded")
-    if state.facts is not None and len(state.crimes) >= required_crimes(state.facts, standard.catalogue):
-        await cure(uow, Rule.UNDER_COUNT, str(crime.contact_id), envelope, "the missing crimes were recorded")
-    if crime.audit_category.value == "rape":
-        await cure(uow, Rule.RAPE_WITHOUT_N100, str(crime.contact_id), envelope, "recorded as rape")
+            await ledger.write(uow)
 
 
 async def _removed(
@@ -294,23 +358,27 @@ async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard)
     """Judges every contact whose recording deadline, and every removal whose victim-notice limit, `now` has
     passed; returns how many it judged."""
     session = uow.session
+    ledger = FlagLedger()
     due = await repository.contacts_due(session, now=now)
+    states = await repository.contact_states(session, due)
     for contact_id in due:
-        state = await repository.contact_state(session, contact_id)
+        state = states.get(contact_id)
         if state is None or state.recording_deadline is None:
             continue
         drafts = detectors.missing_record(state, now=now, catalogue=standard.catalogue)
-        await raise_flags(uow, drafts, force=state.force, contact_id=contact_id, at=state.recording_deadline)
+        ledger.raise_(drafts, force=state.force, contact_id=contact_id, at=state.recording_deadline)
     if due:
         await repository.mark_deadline_checked(session, due)
     removals = await repository.removals_due(session, now=now)
+    told = await repository.notifications_for(session, {row.crime_reference for row in removals})
     for row in removals:
-        fact = _removal_fact(row)
-        told = await repository.notifications_for(session, row.crime_reference)
-        drafts = detectors.victim_not_told(fact, notified_at=told, now=now, policy=standard.policy)
-        await raise_flags(uow, drafts, force=row.force, contact_id=row.contact_id, at=row.notify_by)
+        drafts = detectors.victim_not_told(
+            _removal_fact(row), notified_at=told.get(row.crime_reference, []), now=now, policy=standard.policy
+        )
+        ledger.raise_(drafts, force=row.force, contact_id=row.contact_id, at=row.notify_by)
     if removals:
         await repository.mark_notice_checked(session, [r.event_id for r in removals])
+    await ledger.write(uow)
     return len(due) + len(removals)
 
 
@@ -338,68 +406,94 @@ def _removal_fact(row: Row[Any]) -> Removal:
 
 # ------------------------------------------------------------------------------------------------ flags
 
+CURABLE = frozenset({FlagStatus.OPEN.value, FlagStatus.ACKNOWLEDGED.value})
 
-def flag_payload(flag: Row[Any], model: type[FlagRaised] | type[FlagUpdated], note: str | None = None) -> EventPayload:
+
+def flag_payload(
+    flag: Mapping[str, Any], model: type[FlagRaised] | type[FlagUpdated], note: str | None
+) -> EventPayload:
     """A flag as published on the alerts topic."""
     return model(
-        contact_id=flag.contact_id,
-        flag_id=flag.flag_id,
-        rule=flag.rule,
-        severity=flag.severity,
-        force=flag.force,
-        crime_reference=flag.crime_reference,
-        audit_category=flag.audit_category,
-        explanation=flag.explanation,
-        evidence=flag.evidence,
-        raised_at=flag.raised_at,
-        status=FlagStatus(flag.status),
-        resolution=flag.resolution,
+        contact_id=flag["contact_id"],
+        flag_id=flag["flag_id"],
+        rule=flag["rule"],
+        severity=flag["severity"],
+        force=flag["force"],
+        crime_reference=flag["crime_reference"],
+        audit_category=flag["audit_category"],
+        explanation=flag["explanation"],
+        evidence=flag["evidence"],
+        raised_at=flag["raised_at"],
+        status=FlagStatus(flag["status"]),
+        resolution=flag["resolution"],
         note=note,
     )
 
 
-async def _announce(
-    uow: UnitOfWork,
-    flag: Row[Any],
-    model: type[FlagRaised] | type[FlagUpdated],
-    *,
-    at: datetime,
-    note: str | None,
-    cause: Envelope | None,
-) -> None:
-    payload = flag_payload(flag, model, note)
-    envelope = envelope_for(
-        payload,
-        producer=PRODUCER,
-        correlation_id=cause.correlation_id if cause else flag.contact_id,
-        causation_id=cause.event_id if cause else None,
-        occurred_at=clock.now(),
-    )
-    uow.emit(topics.ALERTS, envelope)
-    await repository.append_alert(
-        uow.session, flag=flag, at=at, body={"event": payload.EVENT_TYPE, **payload.model_dump(mode="json")}
-    )
+@dataclass(frozen=True)
+class FlagChange:
+    """One step in a flag's life, to be kept in its history and announced to supervisors."""
+
+    flag: Mapping[str, Any]  # the flag as it stood after the step
+    at: datetime
+    by: str | None = None
+    note: str | None = None
+    cause: Envelope | None = None
 
 
-async def raise_flags(
-    uow: UnitOfWork,
-    drafts: Sequence[FlagDraft],
-    *,
-    force: str,
-    contact_id: UUID,
-    at: datetime,
-    envelope: Envelope | None = None,
-) -> list[Row[Any]]:
-    """Raises each flag not raised before (a replay raises nothing new) and alerts on it; returns the new ones."""
-    raised = []
-    for draft in drafts:
-        evidence = dict(draft.evidence)
-        if envelope is not None:
-            evidence.setdefault("event_id", str(envelope.event_id))
-            evidence.setdefault("event_type", envelope.event_type)
-        flag = await repository.insert_flag(
-            uow.session,
-            {
+async def publish(uow: UnitOfWork, changes: Sequence[FlagChange]) -> None:
+    """Keeps each change in its flag's history, the resumable alert stream and the alerts topic (outbox)."""
+    history, stream = [], []
+    for change in changes:
+        flag = change.flag
+        raised = flag["status"] == FlagStatus.OPEN.value and change.by is None
+        payload = flag_payload(flag, FlagRaised if raised else FlagUpdated, change.note)
+        cause = change.cause
+        uow.emit(
+            topics.ALERTS,
+            envelope_for(
+                payload,
+                producer=PRODUCER,
+                correlation_id=cause.correlation_id if cause else flag["contact_id"],
+                causation_id=cause.event_id if cause else None,
+                occurred_at=clock.when_handling(cause.occurred_at) if cause else clock.now(),
+            ),
+        )
+        history.append(
+            {"flag_id": flag["flag_id"], "at": change.at, "status": flag["status"], "by_principal": change.by,
+             "note": None if raised else change.note}
+        )  # fmt: skip
+        stream.append(
+            {"flag_id": flag["flag_id"], "force": flag["force"], "rule": flag["rule"], "severity": flag["severity"],
+             "at": change.at, "body": {"event": payload.EVENT_TYPE, **payload.model_dump(mode="json")}}
+        )  # fmt: skip
+    await repository.add_flag_history(uow.session, history)
+    await repository.append_alerts(uow.session, stream)
+
+
+class FlagLedger:
+    """The flags a piece of work raises and cures, in order, written together: each rule raises a flag on a
+    subject once (a replay raises nothing new), and only an open or acknowledged flag is cured."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[str, tuple[str, str], dict[str, Any], Envelope | None]] = []
+
+    def raise_(
+        self,
+        drafts: Sequence[FlagDraft],
+        *,
+        force: str,
+        contact_id: UUID,
+        at: datetime,
+        envelope: Envelope | None = None,
+    ) -> None:
+        """Raises each flag not raised before, with the evidence the detector saw and the event that showed it."""
+        for draft in drafts:
+            evidence = dict(draft.evidence)
+            if envelope is not None:
+                evidence.setdefault("event_id", str(envelope.event_id))
+                evidence.setdefault("event_type", envelope.event_type)
+            flag = {
                 "rule": draft.rule.value,
                 "severity": draft.severity.value,
                 "force": force,
@@ -411,27 +505,73 @@ async def raise_flags(
                 "evidence": evidence,
                 "raised_at": at,
                 "status": FlagStatus.OPEN.value,
+                "resolution": None,
+                "cured_by": None,
                 "updated_at": at,
-            },
+            }
+            self._steps.append(("raise", (draft.rule.value, draft.subject), flag, envelope))
+
+    def cure(self, rule: Rule, subject: str, envelope: Envelope, why: str) -> None:
+        """Cures a rule's flag on a subject, if one is open or acknowledged by then, saying by what."""
+        cured_by = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, "why": why}
+        self._steps.append(("cure", (rule.value, subject), cured_by, envelope))
+
+    async def write(self, uow: UnitOfWork) -> list[dict[str, Any]]:
+        """Applies the steps in order to the flags as stored (locked) and writes them; returns the new flags."""
+        steps, self._steps = self._steps, []
+        if not steps:
+            return []
+        flags: dict[tuple[str, str], dict[str, Any]] = {
+            key: dict(row._mapping)
+            for key, row in (await repository.flags_by_key(uow.session, {k for _, k, _, _ in steps})).items()
+        }
+        new: dict[tuple[str, str], dict[str, Any]] = {}
+        log: list[tuple[tuple[str, str], dict[str, Any], datetime, str | None, Envelope | None]] = []
+        for kind, key, data, envelope in steps:
+            if kind == "raise":
+                if key not in flags:
+                    flags[key] = new[key] = dict(data)
+                    log.append((key, dict(data), data["raised_at"], None, envelope))
+            elif (flag := flags.get(key)) is not None and flag["status"] in CURABLE:
+                assert envelope is not None
+                flag.update(status="cured", cured_by=data, updated_at=envelope.occurred_at)
+                log.append((key, dict(flag), envelope.occurred_at, f"cured: {data['why']}", envelope))
+        ids = await repository.insert_flags(
+            uow.session, [{k: v for k, v in f.items() if k != "flag_id"} for f in new.values()]
         )
-        if flag is None:
-            continue
-        await repository.add_flag_history(uow.session, flag_id=flag.flag_id, at=at, status="open", by=None, note=None)
-        await _announce(uow, flag, FlagRaised, at=at, note=None, cause=envelope)
-        raised.append(flag)
-    return raised
+        # A flag another consumer raised first, between our read and our write, is that consumer's to announce.
+        log = [entry for entry in log if entry[0] not in new or entry[0] in ids]
+        await repository.update_flags(
+            uow.session, [f for key, f in flags.items() if key not in new and any(e[0] == key for e in log)]
+        )
+        changes = []
+        for key, flag, at, note, envelope in log:
+            flag["flag_id"] = flags[key]["flag_id"] if key not in new else ids[key]
+            changes.append(FlagChange(flag=flag, at=at, note=note, cause=envelope))
+        await publish(uow, changes)
+        return [new[key] | {"flag_id": ids[key]} for key in new if key in ids]
+
+
+async def raise_flags(
+    uow: UnitOfWork,
+    drafts: Sequence[FlagDraft],
+    *,
+    force: str,
+    contact_id: UUID,
+    at: datetime,
+    envelope: Envelope | None = None,
+) -> list[dict[str, Any]]:
+    """Raises each flag not raised before (a replay raises nothing new) and alerts on it; returns the new ones."""
+    ledger = FlagLedger()
+    ledger.raise_(drafts, force=force, contact_id=contact_id, at=at, envelope=envelope)
+    return await ledger.write(uow)
 
 
 async def cure(uow: UnitOfWork, rule: Rule, subject: str, envelope: Envelope, why: str) -> None:
     """Marks a rule's flag on a subject cured by a later event, saying by what."""
-    cured_by = {"event_id": str(envelope.event_id), "event_type": envelope.event_type, "why": why}
-    for flag in await repository.cure_flags(
-        uow.session, rule=rule.value, subject=subject, cured_by=cured_by, now=envelope.occurred_at
-    ):
-        await repository.add_flag_history(
-            uow.session, flag_id=flag.flag_id, at=envelope.occurred_at, status="cured", by=None, note=why
-        )
-        await _announce(uow, flag, FlagUpdated, at=envelope.occurred_at, note=f"cured: {why}", cause=envelope)
+    ledger = FlagLedger()
+    ledger.cure(rule, subject, envelope, why)
+    await ledger.write(uow)
 
 
 async def change_flag(
@@ -459,8 +599,7 @@ async def change_flag(
         uow.session, flag_id=flag_id, status=status.value, resolution=resolution, now=now
     )
     assert updated is not None
-    await repository.add_flag_history(uow.session, flag_id=flag_id, at=now, status=status.value, by=by, note=note)
-    await _announce(uow, updated, FlagUpdated, at=now, note=note, cause=None)
+    await publish(uow, [FlagChange(flag=updated._mapping, at=now, by=by, note=note)])
     return updated
 
 

@@ -121,7 +121,7 @@ class FlagRaiser:
                 raised = await service.raise_flags(
                     own, [draft], force=force, contact_id=uuid.uuid4(), at=datetime.now(UTC)
                 )
-        return dict(raised[0]._mapping)
+        return raised[0]
 
     async def acknowledge(self, flag_id: int, *, force: str = FORCE) -> None:
         """A supervisor acknowledges the flag (a flag.updated alert)."""

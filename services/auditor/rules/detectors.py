@@ -93,7 +93,9 @@ def missing_record(state: ContactState, *, now: datetime, catalogue: OffenceCata
         return []
     if state.decision and state.decision.outcome in VALID_NON_RECORDING and state.decision.decided_at <= deadline:
         return []
-    outcome = state.decision.outcome if state.decision else "no decision"
+    # The status it had at the deadline (a decision made later is the cure's to tell).
+    decided_in_time = state.decision is not None and state.decision.decided_at <= deadline
+    outcome = state.decision.outcome if state.decision and decided_in_time else "no decision"
     return [
         FlagDraft(
             rule=Rule.MISSING_RECORD,

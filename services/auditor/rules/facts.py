@@ -104,6 +104,17 @@ class DecisionFact:
     credible_evidence: str | None
     rationale: str
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DecisionFact:
+        """From the projection."""
+        return cls(
+            outcome=data["outcome"],
+            decided_at=datetime.fromisoformat(data["decided_at"]),
+            decided_by=data.get("decided_by"),
+            credible_evidence=data.get("credible_evidence"),
+            rationale=data.get("rationale", ""),
+        )
+
 
 @dataclass(frozen=True)
 class ContactState:
