@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from pathlib import Path
 from typing import Annotated
@@ -58,6 +59,11 @@ def serve(
     app_ = spec.create_app()
     settings = app_.state.settings
     configure_logging(service, settings.log_level)
+    # Each event and request makes thousands of short-lived objects: collect the young generation less often, and
+    # take what startup built (modules, catalogue, app) out of the collector's sight, so that full collections scan
+    # only what the work keeps. Measured on the auditor's replay (bench/auditor.py): about half again as fast.
+    gc.set_threshold(50_000, 20, 20)
+    gc.freeze()
     uvicorn.run(
         app_,
         host=host or settings.host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from enum import StrEnum
@@ -120,6 +121,7 @@ class Offence(BaseModel):
         return (-self.seriousness, natural_code_key(self.code))
 
 
+@functools.lru_cache(maxsize=4096)  # ranked for every contact's offences: a few hundred codes, parsed once
 def natural_code_key(code: str) -> tuple[tuple[int, int | str], ...]:
     """Orders Home Office class codes as people read them: 2 < 4/1 < 4/10 < 5D < 8N < 105A."""
     parts = tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", code))

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import contacts, idempotency_keys, outbox
@@ -16,16 +17,6 @@ async def try_lock_key(session: AsyncSession, *, client_id: str, key: str) -> bo
     """Takes the transaction's lock on one idempotency key; False when another request holds it (in flight)."""
     return bool(
         await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(client_id + "\n" + key, 0))))
-    )
-
-
-async def lock_source(session: AsyncSession, *, force: str, system: str, reference: str) -> None:
-    """Waits for, then holds until commit, the lock on one caller incident reference: two submissions of it at once
-    are decided one after the other, so the second finds the first instead of failing on the unique index."""
-    await session.execute(
-        select(
-            func.pg_advisory_xact_lock(func.hashtextextended("source\n" + force + "\n" + system + "\n" + reference, 0))
-        )
     )
 
 
@@ -83,10 +74,13 @@ async def insert_contact(
     body: dict[str, Any],
     submitted_by: str,
     event_id: UUID,
-) -> None:
-    """Stores a contact as received."""
-    await session.execute(
-        insert(contacts).values(
+) -> bool:
+    """Stores a contact as received; False when the force already holds a contact with this source reference.
+    Two submissions of one reference at once are decided one after the other: the unique index makes the second
+    wait for the first to commit (or roll back), then find it."""
+    inserted = await session.scalar(
+        pg_insert(contacts)
+        .values(
             contact_id=contact_id,
             force=force,
             source_system=source_system,
@@ -96,7 +90,10 @@ async def insert_contact(
             submitted_by=submitted_by,
             event_id=event_id,
         )
+        .on_conflict_do_nothing(constraint="contacts_source_unique")
+        .returning(contacts.c.contact_id)
     )
+    return inserted is not None
 
 
 async def get_contact(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:

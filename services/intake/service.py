@@ -84,15 +84,6 @@ async def receive_contact(
         if earlier.request_sha256 != fingerprint:
             return Receipt(Accepted.KEY_REUSED, contact_id=earlier.contact_id, status_code=422)
         return Receipt(Accepted.REPLAYED, earlier.contact_id, earlier.status_code, earlier.response)
-    await repository.lock_source(
-        session, force=contact.force, system=contact.source.system, reference=contact.source.reference
-    )
-    existing = await repository.find_by_source(
-        session, force=contact.force, system=contact.source.system, reference=contact.source.reference
-    )
-    if existing is not None:
-        return Receipt(Accepted.DUPLICATE_SOURCE, contact_id=existing, status_code=409)
-
     contact_id = uuid4()
     event = Envelope(
         event_type="contact.received",
@@ -108,17 +99,22 @@ async def receive_contact(
             contact=contact,
         ).model_dump(mode="json"),
     )
-    await repository.insert_contact(
+    stored = await repository.insert_contact(
         session,
         contact_id=contact_id,
         force=contact.force,
         source_system=contact.source.system,
         source_reference=contact.source.reference,
         received_at=contact.received_at,
-        body=contact.model_dump(mode="json"),
+        body=event.payload["contact"],
         submitted_by=principal.key_id,
         event_id=event.event_id,
     )
+    if not stored:
+        existing = await repository.find_by_source(
+            session, force=contact.force, system=contact.source.system, reference=contact.source.reference
+        )
+        return Receipt(Accepted.DUPLICATE_SOURCE, contact_id=existing, status_code=409)
     uow.emit(topics.CONTACTS, event)
     response = response_for(contact_id)
     await repository.save_key(

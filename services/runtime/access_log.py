@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -145,7 +145,7 @@ class AccessLog:
         """Logs one kind of access by a principal to some records (with the recipient, for a disclosure)."""
         if not subject_ids:
             return
-        at = await session.scalar(select(func.now()))
+        at = datetime.now(UTC)  # when the access really happened, even in a simulation (never simulated time)
         rows = []
         for subject_id in subject_ids:
             entry = {

@@ -23,11 +23,14 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     insert,
+    literal,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -133,11 +136,14 @@ class UnitOfWork:
         """Records that `consumer` handles these events now, in one statement; returns those it had not before."""
         if not event_ids:
             return set()
+        # The ids as one array parameter: the statement is the same for any number of events, so it is compiled once.
+        ids = select(literal(consumer), func.unnest(bindparam("ids", type_=ARRAY(Uuid))))
         result = await self.session.execute(
             pg_insert(inbox)
-            .values([{"consumer": consumer, "event_id": event_id} for event_id in event_ids])
+            .from_select(["consumer", "event_id"], ids)
             .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
+            .returning(inbox.c.event_id),
+            {"ids": list(event_ids)},
         )
         return {row.event_id for row in result}
 
