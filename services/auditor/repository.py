@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Row, Select, bindparam, false, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,19 +136,21 @@ async def removals_of(session: AsyncSession, crime_reference: str) -> Sequence[R
     return (await session.execute(select(removals).where(removals.c.crime_reference == crime_reference))).all()
 
 
+def contacts_due_query(*, now: datetime, limit: int = 1000) -> Select[tuple[UUID]]:
+    """Contacts whose recording deadline has passed and which have not been checked at it yet (locked)."""
+    return (
+        select(contacts.c.contact_id)
+        # `= false`, as the partial index says (`IS false` would not use it: a scan of every contact, every run).
+        .where(contacts.c.deadline_checked == false(), contacts.c.recording_deadline <= now)
+        .order_by(contacts.c.recording_deadline)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 async def contacts_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> list[UUID]:
     """Contacts whose recording deadline has passed and which have not been checked at it yet (locked)."""
-    return list(
-        (
-            await session.scalars(
-                select(contacts.c.contact_id)
-                .where(contacts.c.deadline_checked.is_(False), contacts.c.recording_deadline <= now)
-                .order_by(contacts.c.recording_deadline)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-    )
+    return list((await session.scalars(contacts_due_query(now=now, limit=limit))).all())
 
 
 async def mark_deadline_checked(session: AsyncSession, contact_ids: Sequence[UUID]) -> None:
@@ -156,17 +158,20 @@ async def mark_deadline_checked(session: AsyncSession, contact_ids: Sequence[UUI
     await session.execute(update(contacts).where(contacts.c.contact_id.in_(contact_ids)).values(deadline_checked=True))
 
 
-async def removals_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> Sequence[Row[Any]]:
+def removals_due_query(*, now: datetime, limit: int = 1000) -> Select[Any]:
     """Removals whose victim-notice limit has passed and which have not been checked yet (locked)."""
     return (
-        await session.execute(
-            select(removals)
-            .where(removals.c.notice_checked.is_(False), removals.c.notify_by <= now)
-            .order_by(removals.c.notify_by)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+        select(removals)
+        .where(removals.c.notice_checked == false(), removals.c.notify_by <= now)  # as the partial index says
+        .order_by(removals.c.notify_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def removals_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> Sequence[Row[Any]]:
+    """Removals whose victim-notice limit has passed and which have not been checked yet (locked)."""
+    return (await session.execute(removals_due_query(now=now, limit=limit))).all()
 
 
 async def mark_notice_checked(session: AsyncSession, event_ids: Sequence[UUID]) -> None:
