@@ -28,8 +28,9 @@ async def store_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     """Keeps received contacts, one statement; returns the ids that were new (not delivered before)."""
     if not rows:
         return set()
+    # Rows as parameters (not a VALUES list in the statement), so the statement is compiled once.
     result = await session.execute(
-        pg_insert(contacts).values(list(rows)).on_conflict_do_nothing().returning(contacts.c.contact_id)
+        pg_insert(contacts).on_conflict_do_nothing().returning(contacts.c.contact_id), list(rows)
     )
     return {row.contact_id for row in result}
 
