@@ -471,12 +471,17 @@ async def publish(uow: UnitOfWork, changes: Sequence[FlagChange]) -> None:
     await repository.append_alerts(uow.session, stream)
 
 
+# A ledger step (raise or cure, the flag's rule and subject, its data, the event), and a change it made.
+_Step = tuple[str, tuple[str, str], dict[str, Any], Envelope | None]
+_Logged = tuple[tuple[str, str], dict[str, Any], datetime, str | None, Envelope | None]
+
+
 class FlagLedger:
     """The flags a piece of work raises and cures, in order, written together: each rule raises a flag on a
     subject once (a replay raises nothing new), and only an open or acknowledged flag is cured."""
 
     def __init__(self) -> None:
-        self._steps: list[tuple[str, tuple[str, str], dict[str, Any], Envelope | None]] = []
+        self._steps: list[_Step] = []
 
     def raise_(
         self,
@@ -521,35 +526,47 @@ class FlagLedger:
         steps, self._steps = self._steps, []
         if not steps:
             return []
-        flags: dict[tuple[str, str], dict[str, Any]] = {
-            key: dict(row._mapping)
-            for key, row in (await repository.flags_by_key(uow.session, {k for _, k, _, _ in steps})).items()
-        }
-        new: dict[tuple[str, str], dict[str, Any]] = {}
-        log: list[tuple[tuple[str, str], dict[str, Any], datetime, str | None, Envelope | None]] = []
-        for kind, key, data, envelope in steps:
-            if kind == "raise":
-                if key not in flags:
-                    flags[key] = new[key] = dict(data)
-                    log.append((key, dict(data), data["raised_at"], None, envelope))
-            elif (flag := flags.get(key)) is not None and flag["status"] in CURABLE:
-                assert envelope is not None
-                flag.update(status="cured", cured_by=data, updated_at=envelope.occurred_at)
-                log.append((key, dict(flag), envelope.occurred_at, f"cured: {data['why']}", envelope))
-        ids = await repository.insert_flags(
-            uow.session, [{k: v for k, v in f.items() if k != "flag_id"} for f in new.values()]
-        )
-        # A flag another consumer raised first, between our read and our write, is that consumer's to announce.
-        log = [entry for entry in log if entry[0] not in new or entry[0] in ids]
-        await repository.update_flags(
-            uow.session, [f for key, f in flags.items() if key not in new and any(e[0] == key for e in log)]
-        )
+        new, cured, log = await _apply(uow, steps)
+        ids = await repository.insert_flags(uow.session, list(new.values()))
+        if lost := {key for key in new if key not in ids}:
+            # Another consumer raised these between our read and our insert (the insert waited for it to commit):
+            # the flags are its to announce, and our steps apply to them as stored now.
+            log = [entry for entry in log if entry[0] not in lost]
+            _, cured_since, log_since = await _apply(uow, [step for step in steps if step[1] in lost])
+            cured |= cured_since
+            log += log_since
+        await repository.update_flags(uow.session, list(cured.values()))
         changes = []
         for key, flag, at, note, envelope in log:
-            flag["flag_id"] = flags[key]["flag_id"] if key not in new else ids[key]
-            changes.append(FlagChange(flag=flag, at=at, note=note, cause=envelope))
+            changes.append(
+                FlagChange(flag=flag | {"flag_id": ids.get(key, flag.get("flag_id"))}, at=at, note=note, cause=envelope)
+            )
         await publish(uow, changes)
-        return [new[key] | {"flag_id": ids[key]} for key in new if key in ids]
+        return [flag | {"flag_id": ids[key]} for key, flag in new.items() if key in ids]
+
+
+async def _apply(
+    uow: UnitOfWork, steps: Sequence[_Step]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], dict[str, Any]], list[_Logged]]:
+    """Steps applied in order to the flags as stored (locked): the flags to insert, the stored flags cured, and
+    each change as it happened."""
+    stored = await repository.flags_by_key(uow.session, {key for _, key, _, _ in steps})
+    flags = {key: dict(row._mapping) for key, row in stored.items()}
+    new: dict[tuple[str, str], dict[str, Any]] = {}
+    cured: dict[tuple[str, str], dict[str, Any]] = {}
+    log: list[_Logged] = []
+    for kind, key, data, envelope in steps:
+        if kind == "raise":
+            if key not in flags:
+                flags[key] = new[key] = dict(data)
+                log.append((key, dict(data), data["raised_at"], None, envelope))
+        elif (flag := flags.get(key)) is not None and flag["status"] in CURABLE:
+            assert envelope is not None
+            flag.update(status="cured", cured_by=data, updated_at=envelope.occurred_at)
+            if key not in new:
+                cured[key] = flag
+            log.append((key, dict(flag), envelope.occurred_at, f"cured: {data['why']}", envelope))
+    return new, cured, log
 
 
 async def raise_flags(

@@ -32,6 +32,7 @@ from schemas.events import (
 )
 from services.auditor import repository, service
 from services.auditor.models import outbox
+from services.auditor.rules.detectors import FlagDraft, Rule, Severity
 from services.auditor.rules.policy import AuditPolicy
 from services.auditor.service import Standard
 from services.runtime.database import create_engine, create_session_factory
@@ -221,3 +222,39 @@ async def test_the_sweeps_can_use_their_partial_indexes(
         await conn.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(row[0] for row in await conn.execute(text(f"EXPLAIN {sql}")))
     assert index in plan, plan
+
+
+async def test_a_flag_raised_meanwhile_by_another_consumer_is_cured_by_our_later_step(
+    databases: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    # Two auditor consumers (a contact's report and its records are on different topics) raise the same flag at
+    # once; the second's insert waits for the first to commit, finds the flag there, and must still cure it.
+    factory = create_session_factory(databases[0])
+    at = datetime.fromisoformat("2026-01-05T08:00:00+00:00")
+    contact_id = uuid.uuid4()
+    draft = FlagDraft(rule=Rule.MISSING_RECORD, severity=Severity.HIGH, subject=str(contact_id), explanation="late")
+    cause = envelope_for(
+        recorded(contact_id, crn_for(contact_id), received_at=at, at=at + 30 * HOUR),
+        producer="legacy-records", correlation_id=contact_id, occurred_at=at + 30 * HOUR,
+    )  # fmt: skip
+    async with unit_of_work(factory, outbox) as first:
+        await service.raise_flags(first, [draft], force=FORCE, contact_id=contact_id, at=at + 24 * HOUR)
+
+        async def second() -> None:
+            async with unit_of_work(factory, outbox) as uow:
+                ledger = service.FlagLedger()
+                ledger.raise_([draft], force=FORCE, contact_id=contact_id, at=at + 24 * HOUR)
+                ledger.cure(Rule.MISSING_RECORD, str(contact_id), cause, "recorded after the deadline")
+                assert await ledger.write(uow) == []  # not ours: raised by the first
+
+        racing = asyncio.create_task(second())
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # waiting on the first's insert
+    await racing
+    async with databases[0].connect() as conn:
+        flag = (await conn.execute(text("SELECT * FROM auditor.flags"))).mappings().one()
+        history = (await conn.execute(text("SELECT status FROM auditor.flag_history ORDER BY id"))).scalars().all()
+        alerts = (await conn.execute(text("SELECT body FROM auditor.alert_stream ORDER BY seq"))).scalars().all()
+    assert flag["status"] == "cured" and flag["cured_by"]["event_id"] == str(cause.event_id)
+    assert history == ["open", "cured"]
+    assert [a["event"] for a in alerts] == ["flag.raised", "flag.updated"]
