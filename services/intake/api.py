@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,9 +16,10 @@ from schemas.events import Outcome, Role
 from services.intake import repository, service
 from services.intake.service import Accepted
 from services.runtime import clock
-from services.runtime.access_log import Access
+from services.runtime.access_log import Access, entries
 from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import runtime_of
+from services.runtime.group_commit import GroupCommit
+from services.runtime.http import ServiceRuntime, runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 
 router = APIRouter(prefix="/v1", tags=["contacts"], responses=PROBLEM_RESPONSES)
@@ -102,7 +104,6 @@ async def post_contact(
             "Forbidden",
             f"A {principal.force} credential may only submit contacts for {principal.force}.",
         )
-    runtime = runtime_of(request)
     problems = service.contact_problems(
         contact,
         catalogue=request.app.state.catalogue,
@@ -114,14 +115,11 @@ async def post_contact(
         raise ProblemError(
             422, "Request is not valid", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         )
-    async with runtime.unit_of_work() as uow:
-        receipt = await service.receive_contact(
-            uow, contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
+    receipt = await request.app.state.contact_commits.submit(
+        service.submission(
+            contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
         )
-        if receipt.outcome is Accepted.CREATED:
-            await runtime.access_log.record(
-                uow.session, principal, Access.COLLECTION, subject_type="contact", subject_ids=[str(receipt.contact_id)]
-            )
+    )
     match receipt.outcome:
         case Accepted.CREATED | Accepted.REPLAYED:
             return JSONResponse(receipt.response, status_code=receipt.status_code)
@@ -145,6 +143,29 @@ async def post_contact(
                 else None,
             )
     raise AssertionError(receipt.outcome)
+
+
+def contact_commits(runtime: ServiceRuntime, *, max_batch: int) -> GroupCommit[service.Submission, service.Receipt]:
+    """Stores the contacts POSTed at the same time in one transaction (group commit), each with its access-log
+    entry; a request is answered once its contact is committed."""
+
+    async def commit(submissions: Sequence[service.Submission]) -> list[service.Receipt]:
+        async with runtime.unit_of_work() as uow:
+            receipts = await service.receive_contacts(uow, submissions)
+            await runtime.access_log.write(
+                uow.session,
+                [
+                    entry
+                    for sub, receipt in zip(submissions, receipts, strict=True)
+                    if receipt.outcome is Accepted.CREATED
+                    for entry in entries(
+                        sub.principal, Access.COLLECTION, subject_type="contact", subject_ids=[str(receipt.contact_id)]
+                    )
+                ],
+            )
+        return receipts
+
+    return GroupCommit(commit, max_batch=max_batch)
 
 
 def _read(row: Any) -> ContactRead:

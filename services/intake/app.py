@@ -46,5 +46,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router], document=api.document
     )
     app.state.settings = settings
+    app.state.contact_commits = api.contact_commits(runtime, max_batch=settings.group_commit_max)
     app.state.catalogue = OffenceCatalogue.default()
     return app

@@ -2,54 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import contacts, idempotency_keys, outbox
 
 
-async def try_lock_key(session: AsyncSession, *, client_id: str, key: str) -> bool:
-    """Takes the transaction's lock on one idempotency key; False when another request holds it (in flight)."""
-    return bool(
-        await session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtextextended(client_id + "\n" + key, 0))))
+async def lock_keys(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Takes the transaction's lock on each (client, idempotency key); those another transaction holds (a request
+    still in flight) are left out."""
+    names = [client_id + "\n" + key for client_id, key in keys]
+    name = func.unnest(bindparam("names", type_=ARRAY(Text))).table_valued("name").render_derived()
+    locked = await session.scalars(
+        select(name.c.name).where(func.pg_try_advisory_xact_lock(func.hashtextextended(name.c.name, 0))),
+        {"names": names},
     )
+    return {(client_id, key) for client_id, _, key in (n.partition("\n") for n in locked)}
 
 
-async def find_key(session: AsyncSession, *, client_id: str, key: str) -> Row[Any] | None:
-    """The stored outcome of an earlier request with this key, if any."""
-    return (
-        await session.execute(
-            select(idempotency_keys).where(idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key)
-        )
-    ).first()
-
-
-async def save_key(
-    session: AsyncSession,
-    *,
-    client_id: str,
-    key: str,
-    request_sha256: bytes,
-    status_code: int,
-    response: dict[str, Any],
-    contact_id: UUID,
-) -> None:
-    """Keeps a request's outcome so a retry with the same key gets the same answer."""
-    await session.execute(
-        insert(idempotency_keys).values(
-            client_id=client_id,
-            key=key,
-            request_sha256=request_sha256,
-            status_code=status_code,
-            response=response,
-            contact_id=contact_id,
-        )
+async def find_keys(session: AsyncSession, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+    """The stored outcomes of earlier requests with these (client, idempotency key)s."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(idempotency_keys).where(tuple_(idempotency_keys.c.client_id, idempotency_keys.c.key).in_(list(keys)))
     )
+    return {(row.client_id, row.key): row for row in rows}
+
+
+async def save_keys(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keeps requests' outcomes (client_id, key, request_sha256, status_code, response, contact_id) so a retry with
+    the same key gets the same answer."""
+    if rows:
+        await session.execute(insert(idempotency_keys), list(rows))
 
 
 async def find_by_source(session: AsyncSession, *, force: str, system: str, reference: str) -> UUID | None:
@@ -63,37 +54,21 @@ async def find_by_source(session: AsyncSession, *, force: str, system: str, refe
     )
 
 
-async def insert_contact(
-    session: AsyncSession,
-    *,
-    contact_id: UUID,
-    force: str,
-    source_system: str,
-    source_reference: str,
-    received_at: datetime,
-    body: dict[str, Any],
-    submitted_by: str,
-    event_id: UUID,
-) -> bool:
-    """Stores a contact as received; False when the force already holds a contact with this source reference.
-    Two submissions of one reference at once are decided one after the other: the unique index makes the second
-    wait for the first to commit (or roll back), then find it."""
-    inserted = await session.scalar(
+async def insert_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[UUID]:
+    """Stores contacts as received; returns the ids stored, leaving out each whose source reference the force
+    already holds (or an earlier row here holds). A reference another transaction is storing makes this wait for
+    it to commit (or roll back), then decide: rows go in source order, so two transactions never wait on each other.
+    """
+    if not rows:
+        return set()
+    ordered = sorted(rows, key=lambda r: (r["force"], r["source_system"], r["source_reference"]))
+    result = await session.execute(
         pg_insert(contacts)
-        .values(
-            contact_id=contact_id,
-            force=force,
-            source_system=source_system,
-            source_reference=source_reference,
-            received_at=received_at,
-            body=body,
-            submitted_by=submitted_by,
-            event_id=event_id,
-        )
         .on_conflict_do_nothing(constraint="contacts_source_unique")
-        .returning(contacts.c.contact_id)
+        .returning(contacts.c.contact_id),
+        ordered,
     )
-    return inserted is not None
+    return set(result.scalars())
 
 
 async def get_contact(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:

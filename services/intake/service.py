@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from schemas import topics
@@ -66,24 +67,31 @@ def contact_problems(
     return problems
 
 
-async def receive_contact(
-    uow: UnitOfWork,
-    *,
-    contact: ContactCreate,
-    principal: Principal,
-    idempotency_key: str,
-    response_for: Any,
-) -> Receipt:
-    """Stores a contact, its idempotency record and its `contact.received` event in one transaction."""
-    session = uow.session
-    fingerprint = request_fingerprint(contact)
-    if not await repository.try_lock_key(session, client_id=principal.key_id, key=idempotency_key):
-        return Receipt(Accepted.KEY_IN_FLIGHT, status_code=409)
-    earlier = await repository.find_key(session, client_id=principal.key_id, key=idempotency_key)
-    if earlier is not None:
-        if earlier.request_sha256 != fingerprint:
-            return Receipt(Accepted.KEY_REUSED, contact_id=earlier.contact_id, status_code=422)
-        return Receipt(Accepted.REPLAYED, earlier.contact_id, earlier.status_code, earlier.response)
+@dataclass(frozen=True)
+class Submission:
+    """A contact POSTed with its idempotency key, ready to store: its fingerprint, the `contact.received` event it
+    would publish and the answer it would get if it is new."""
+
+    contact: ContactCreate
+    principal: Principal
+    idempotency_key: str
+    fingerprint: bytes
+    event: Envelope
+    response: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Idempotency keys are scoped to the calling client."""
+        return self.principal.key_id, self.idempotency_key
+
+    @property
+    def contact_id(self) -> UUID:
+        """The id the contact gets if it is new."""
+        return self.event.contact_id
+
+
+def submission(*, contact: ContactCreate, principal: Principal, idempotency_key: str, response_for: Any) -> Submission:
+    """A POSTed contact made ready to store, with the id, event and answer it gets if it is new."""
     contact_id = uuid4()
     event = Envelope(
         event_type="contact.received",
@@ -99,34 +107,76 @@ async def receive_contact(
             contact=contact,
         ).model_dump(mode="json"),
     )
-    stored = await repository.insert_contact(
-        session,
-        contact_id=contact_id,
-        force=contact.force,
-        source_system=contact.source.system,
-        source_reference=contact.source.reference,
-        received_at=contact.received_at,
-        body=event.payload["contact"],
-        submitted_by=principal.key_id,
-        event_id=event.event_id,
+    return Submission(
+        contact, principal, idempotency_key, request_fingerprint(contact), event, response_for(contact_id)
     )
-    if not stored:
-        existing = await repository.find_by_source(
-            session, force=contact.force, system=contact.source.system, reference=contact.source.reference
-        )
-        return Receipt(Accepted.DUPLICATE_SOURCE, contact_id=existing, status_code=409)
-    uow.emit(topics.CONTACTS, event)
-    response = response_for(contact_id)
-    await repository.save_key(
+
+
+async def receive_contacts(uow: UnitOfWork, submissions: Sequence[Submission]) -> list[Receipt]:
+    """Stores new contacts, their idempotency records and their `contact.received` events in one transaction, and
+    says what became of each submission (in order). Within one call, as between calls, the first submission of a key
+    or a source reference is the one stored; those that come with it are answered as if they had come just after."""
+    session = uow.session
+    first: dict[tuple[str, str], int] = {}
+    for i, sub in enumerate(submissions):
+        first.setdefault(sub.key, i)
+    locked = await repository.lock_keys(session, list(first))
+    earlier = await repository.find_keys(session, locked)
+    receipts: list[Receipt | None] = [None] * len(submissions)
+    fresh: list[Submission] = []
+    for i, sub in enumerate(submissions):
+        if (stored := earlier.get(sub.key)) is not None:
+            if stored.request_sha256 != sub.fingerprint:
+                receipts[i] = Receipt(Accepted.KEY_REUSED, contact_id=stored.contact_id, status_code=422)
+            else:
+                receipts[i] = Receipt(Accepted.REPLAYED, stored.contact_id, stored.status_code, stored.response)
+        elif sub.key not in locked or first[sub.key] != i:
+            receipts[i] = Receipt(Accepted.KEY_IN_FLIGHT, status_code=409)
+        else:
+            fresh.append(sub)
+    inserted = await repository.insert_contacts(
         session,
-        client_id=principal.key_id,
-        key=idempotency_key,
-        request_sha256=fingerprint,
-        status_code=201,
-        response=response,
-        contact_id=contact_id,
+        [
+            {
+                "contact_id": sub.contact_id,
+                "force": sub.contact.force,
+                "source_system": sub.contact.source.system,
+                "source_reference": sub.contact.source.reference,
+                "received_at": sub.contact.received_at,
+                "body": sub.event.payload["contact"],
+                "submitted_by": sub.principal.key_id,
+                "event_id": sub.event.event_id,
+            }
+            for sub in fresh
+        ],
     )
-    return Receipt(Accepted.CREATED, contact_id, 201, response)
+    keys = []
+    for sub in fresh:
+        i = first[sub.key]
+        if sub.contact_id in inserted:
+            uow.emit(topics.CONTACTS, sub.event)
+            keys.append(
+                {
+                    "client_id": sub.principal.key_id,
+                    "key": sub.idempotency_key,
+                    "request_sha256": sub.fingerprint,
+                    "status_code": 201,
+                    "response": sub.response,
+                    "contact_id": sub.contact_id,
+                }
+            )
+            receipts[i] = Receipt(Accepted.CREATED, sub.contact_id, 201, sub.response)
+        else:
+            existing = await repository.find_by_source(
+                session,
+                force=sub.contact.force,
+                system=sub.contact.source.system,
+                reference=sub.contact.source.reference,
+            )
+            receipts[i] = Receipt(Accepted.DUPLICATE_SOURCE, contact_id=existing, status_code=409)
+    await repository.save_keys(session, keys)
+    assert None not in receipts
+    return cast(list[Receipt], receipts)
 
 
 async def note_decision(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided) -> None:

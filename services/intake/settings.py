@@ -14,3 +14,9 @@ class IntakeSettings(ServiceSettings):
     port: int = Field(default=8001, ge=1, le=65535)
     idempotency_hours: int = Field(default=24, ge=24, description="Idempotency keys are kept at least this long.")
     clock_skew_seconds: int = Field(default=300, ge=0, description="How far in the future received_at may be.")
+    group_commit_max: int = Field(
+        default=256,
+        ge=1,
+        le=5000,
+        description="At most this many contacts POSTed together are stored in one transaction.",
+    )

@@ -124,6 +124,34 @@ def content_hash(entry: dict[str, Any]) -> bytes:
     return hashlib.sha256("\x1f".join(parts).encode()).digest()
 
 
+def entries(
+    principal: Principal,
+    access: Access,
+    *,
+    subject_type: str,
+    subject_ids: Sequence[str],
+    recipient: str | None = None,
+    detail: str | None = None,
+) -> list[dict[str, Any]]:
+    """The log entries for one kind of access by a principal to some records, each with its content hash."""
+    at = datetime.now(UTC)  # when the access really happened, even in a simulation (never simulated time)
+    rows = []
+    for subject_id in subject_ids:
+        entry = {
+            "at": at,
+            "principal": principal.key_id,
+            "roles": sorted(r.value for r in principal.roles),
+            "force": principal.force,
+            "access": access.value,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "recipient": recipient,
+            "detail": detail,
+        }
+        rows.append(entry | {"content_sha256": content_hash(entry)})
+    return rows
+
+
 @dataclass(frozen=True)
 class AccessLog:
     """Writes a service's access log entries in the caller's transaction."""
@@ -143,24 +171,22 @@ class AccessLog:
         detail: str | None = None,
     ) -> None:
         """Logs one kind of access by a principal to some records (with the recipient, for a disclosure)."""
-        if not subject_ids:
-            return
-        at = datetime.now(UTC)  # when the access really happened, even in a simulation (never simulated time)
-        rows = []
-        for subject_id in subject_ids:
-            entry = {
-                "at": at,
-                "principal": principal.key_id,
-                "roles": sorted(r.value for r in principal.roles),
-                "force": principal.force,
-                "access": access.value,
-                "subject_type": subject_type,
-                "subject_id": subject_id,
-                "recipient": recipient,
-                "detail": detail,
-            }
-            rows.append(entry | {"content_sha256": content_hash(entry)})
-        await session.execute(insert(self.entries), rows)
+        await self.write(
+            session,
+            entries(
+                principal,
+                access,
+                subject_type=subject_type,
+                subject_ids=subject_ids,
+                recipient=recipient,
+                detail=detail,
+            ),
+        )
+
+    async def write(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        """Logs entries made by `entries` (several principals' at once, when requests are committed together)."""
+        if rows:
+            await session.execute(insert(self.entries), list(rows))
 
     async def seal(self, engine: AsyncEngine) -> int:
         """Seals every committed, unsealed entry; returns how many. One sealer at a time (advisory lock)."""
