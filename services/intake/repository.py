@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import contacts, idempotency_keys, outbox
+from services.runtime.database import insert_rows
 
 
 async def lock_keys(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -39,8 +40,7 @@ async def find_keys(session: AsyncSession, keys: Collection[tuple[str, str]]) ->
 async def save_keys(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Keeps requests' outcomes (client_id, key, request_sha256, status_code, response, contact_id) so a retry with
     the same key gets the same answer."""
-    if rows:
-        await session.execute(insert(idempotency_keys), list(rows))
+    await insert_rows(session, idempotency_keys, rows)
 
 
 async def find_by_source(session: AsyncSession, *, force: str, system: str, reference: str) -> UUID | None:

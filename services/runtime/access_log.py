@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.runtime.auth import Principal
+from services.runtime.database import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,7 @@ class AccessLog:
 
     async def write(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         """Logs entries made by `entries` (several principals' at once, when requests are committed together)."""
-        if rows:
-            await session.execute(insert(self.entries), list(rows))
+        await insert_rows(session, self.entries, rows)
 
     async def seal(self, engine: AsyncEngine) -> int:
         """Seals every committed, unsealed entry; returns how many. One sealer at a time (advisory lock)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event
+import pydantic_core
+from sqlalchemy import Table, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import sqltypes
 
 from services.runtime.settings import EngineSettings
 
@@ -18,6 +22,9 @@ def create_engine(settings: EngineSettings) -> AsyncEngine:
         settings.database_url.get_secret_value(),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
+        # JSON columns through pydantic-core (Rust): the standard library's encoder was a twentieth of intake's CPU.
+        json_serializer=lambda value: pydantic_core.to_json(value).decode(),
+        json_deserializer=pydantic_core.from_json,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
@@ -31,6 +38,33 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     connection that dies in use is still invalidated by SQLAlchemy, with every older one in the pool."""
     if dbapi_connection._connection.is_closed():
         raise DisconnectionError("the server closed this pooled connection")
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Inserts rows (all with the same columns) in the session's transaction, through asyncpg's own executemany.
+
+    For the hot appends (outbox, access log, idempotency records) of many rows at a time: SQLAlchemy's executemany
+    spent about 0.1 ms of CPU a row building and processing parameters, several times asyncpg's cost."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    statement = _insert_sql(table, columns)
+    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sqltypes.JSON)]
+    records = []
+    for row in rows:
+        record = [row[name] for name in columns]
+        for i in json_columns:
+            record[i] = pydantic_core.to_json(record[i]).decode()
+        records.append(record)
+    connection = await (await session.connection()).get_raw_connection()
+    await connection.driver_connection.executemany(statement, records)
+
+
+@functools.cache
+def _insert_sql(table: Table, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{name}"' for name in columns)
+    values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return f'INSERT INTO "{table.schema}"."{table.name}" ({names}) VALUES ({values})'
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     func,
-    insert,
     literal,
     select,
     text,
@@ -35,6 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.envelope import Envelope
+from services.runtime.database import insert_rows
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -129,7 +129,7 @@ class UnitOfWork:
             }
             for topic, envelope in self.staged
         ]
-        await self.session.execute(insert(self.outbox), rows)
+        await insert_rows(self.session, self.outbox, rows)
         self.staged.clear()
 
     async def claim_events(self, inbox: Table, consumer: str, event_ids: Sequence[UUID]) -> set[UUID]:

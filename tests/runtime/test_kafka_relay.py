@@ -174,15 +174,17 @@ async def test_a_row_committed_while_a_batch_is_being_published_is_not_left_for_
             await emit(db, scratch, broker, decided_event())
 
             async def claimed_by_the_relay() -> bool:
+                # Watched from pg_stat_activity: a check that itself locked the row (FOR UPDATE) would make the
+                # relay skip it, and the relay is woken only once.
                 async with db.connect() as conn:
-                    free = (
-                        await conn.execute(
-                            select(scratch.outbox.c.id)
-                            .where(scratch.outbox.c.published_at.is_(None))
-                            .with_for_update(skip_locked=True)
-                        )
-                    ).all()
-                assert not free, "the relay has not picked the row up yet"
+                    holding = await conn.scalar(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND state = 'idle in transaction' AND query LIKE :claim"
+                        ),
+                        {"claim": f"%FROM {scratch.schema}.outbox%FOR UPDATE SKIP LOCKED%"},
+                    )
+                assert holding, "the relay has not picked the row up yet"
                 return True
 
             # Well inside the 30 s poll: only a notification can have woken the relay this soon.
