@@ -23,7 +23,7 @@ def create_engine(settings: EngineSettings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         # JSON columns through pydantic-core (Rust): the standard library's encoder was a twentieth of intake's CPU.
-        json_serializer=lambda value: pydantic_core.to_json(value).decode(),
+        json_serializer=_json,
         json_deserializer=pydantic_core.from_json,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
@@ -48,23 +48,29 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     if not rows:
         return
     columns = tuple(rows[0])
-    statement = _insert_sql(table, columns)
-    json_columns = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sqltypes.JSON)]
+    statement, json_columns = _insert_plan(table, columns)
     records = []
     for row in rows:
         record = [row[name] for name in columns]
         for i in json_columns:
-            record[i] = pydantic_core.to_json(record[i]).decode()
+            record[i] = _json(record[i])
         records.append(record)
     connection = await (await session.connection()).get_raw_connection()
     await connection.driver_connection.executemany(statement, records)
 
 
 @functools.cache
-def _insert_sql(table: Table, columns: tuple[str, ...]) -> str:
+def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
+    """The INSERT statement for these columns, and which of them are JSON (sent as text)."""
     names = ", ".join(f'"{name}"' for name in columns)
     values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    return f'INSERT INTO "{table.schema}"."{table.name}" ({names}) VALUES ({values})'
+    json_columns = tuple(i for i, name in enumerate(columns) if isinstance(table.c[name].type, sqltypes.JSON))
+    return f'INSERT INTO "{table.schema}"."{table.name}" ({names}) VALUES ({values})', json_columns
+
+
+def _json(value: Any) -> str:
+    """A JSON column's value as text, through pydantic-core (Rust)."""
+    return pydantic_core.to_json(value).decode()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

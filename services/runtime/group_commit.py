@@ -49,8 +49,12 @@ class GroupCommit(Generic[T, R]):
     def _cancelled_before_start(self, task: asyncio.Task[None]) -> None:
         # A task cancelled before its first step never runs `_run`'s clean-up: do it here.
         if task is self._task:
-            waiting, self._waiting, self._task = self._waiting, [], None
-            _fail_unsettled(waiting, RuntimeError("the service is stopping"))
+            self._stop()
+
+    def _stop(self) -> None:
+        """No commit task any more: nothing waiting is left without an answer."""
+        waiting, self._waiting, self._task = self._waiting, [], None
+        _fail_unsettled(waiting, RuntimeError("the service is stopping"))
 
     async def _run(self) -> None:
         try:
@@ -61,9 +65,7 @@ class GroupCommit(Generic[T, R]):
                 finally:
                     _fail_unsettled(batch, RuntimeError("the group commit stopped before answering"))
         finally:
-            # Stopped (cancelled at shutdown): nothing waiting is left without an answer.
-            waiting, self._waiting, self._task = self._waiting, [], None
-            _fail_unsettled(waiting, RuntimeError("the service is stopping"))
+            self._stop()  # done, or cancelled at shutdown
 
     async def _commit_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
