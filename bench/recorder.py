@@ -1,11 +1,13 @@
 """Recorder throughput: contacts decided a second, end to end, against the raw ceiling of the same writes.
 
-    .venv/bin/python bench/recorder.py [--contacts 100000]
+    .venv/bin/python bench/recorder.py [--contacts 100000] [--processes 2]
 
 Fills the contacts topic with N simulated `contact.received` events, starts the recorder (`crimerec serve
-recorder`, one process), and times topic → decisions and crimes committed → events in the outbox. In the same
-run, the raw ceiling: the same rows (contact, decision, crimes, outbox events) written with batched asyncpg
-inserts, no Kafka, no rules. Prints both and the ratio (targets: at least 5,000 a second and 0.25 of the ceiling).
+recorder`, two processes in one consumer group by default: one a core, as a force would deploy it on a 2-core
+machine; the contacts topic has 6 partitions), and times topic → decisions and crimes committed → events in the
+outbox. In the same run, the raw ceiling: the same rows (contact, decision, crimes, outbox events) written with
+batched asyncpg inserts, no Kafka, no rules. Prints both and the ratio (targets: at least 5,000 a second and 0.25
+of the ceiling).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ async def count(dsn: str, sql: str) -> int:
         await conn.close()
 
 
-async def wait_decided(dsn: str, n: int, proc: subprocess.Popen[bytes]) -> tuple[float, float, int]:
+async def wait_decided(dsn: str, n: int, procs: list[subprocess.Popen[bytes]]) -> tuple[float, float, int]:
     """Polls until N decisions exist; returns (first decision seen at, all decided at, outbox rows)."""
     conn = await asyncpg.connect(dsn)
     first = None
@@ -121,8 +123,9 @@ async def wait_decided(dsn: str, n: int, proc: subprocess.Popen[bytes]) -> tuple
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("recorder deciding", total=n)
             while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"recorder exited with {proc.returncode}")
+                for proc in procs:
+                    if proc.poll() is not None:
+                        raise SystemExit(f"a recorder exited with {proc.returncode}")
                 decided = int(await conn.fetchval("SELECT count(*) FROM recorder.decisions"))
                 progress.update(task, completed=decided)
                 now = time.perf_counter()
@@ -184,6 +187,7 @@ async def raw_ceiling(dsn: str, events: list[Envelope]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--processes", type=int, default=2, help="recorder processes in the consumer group")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, bench_engines(Path(tmp)) as engines:
         dsn = asyncpg_dsn(make_url(engines.database_url.get_secret_value()))
@@ -196,23 +200,28 @@ def main() -> None:
         )
         console.print(f"topic filled in {fill:.1f} s")
         env = engine_env(engines) | {"CRIMEREC_RECORDER_LOG_LEVEL": "WARNING"}
-        log = Path(tmp) / "recorder.log"
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crimerec", "serve", "recorder", "--port", "0"],
-            env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "crimerec", "serve", "recorder", "--port", "0"],
+                env=env, stdout=(Path(tmp) / f"recorder-{i}.log").open("wb"), stderr=subprocess.STDOUT,
+            )
+            for i in range(args.processes)
+        ]  # fmt: skip
         try:
-            first, done, outbox = asyncio.run(wait_decided(dsn, args.contacts, proc))
+            first, done, outbox = asyncio.run(wait_decided(dsn, args.contacts, procs))
         finally:
-            proc.terminate()
-            proc.wait()
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait()
         crimes = asyncio.run(count(dsn, "SELECT count(*) FROM recorder.crimes"))
         rate = args.contacts / (done - first)
         console.print("raw ceiling: the same rows by batched asyncpg inserts…")
         ceiling = asyncio.run(raw_ceiling(dsn, events))
 
-    table = Table(title=f"recorder: {args.contacts:,} contacts from the topic (1 process)")
+    processes = f"{args.processes} process" + ("es" if args.processes > 1 else "")
+    table = Table(title=f"recorder: {args.contacts:,} contacts from the topic ({processes}, one consumer group)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("start-up and group join (s)", f"{first - started:.1f}")

@@ -67,7 +67,7 @@ def serve(
     uvicorn.run(
         app_,
         host=host or settings.host,
-        port=port or settings.port,
+        port=settings.port if port is None else port,  # 0: any free port
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,

@@ -22,6 +22,7 @@ from services.recorder.models import (
     n100s,
     victim_notifications,
 )
+from services.runtime import database
 
 
 async def store_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[UUID]:
@@ -60,8 +61,7 @@ async def insert_rows(session: AsyncSession, **rows_by_table: Sequence[dict[str,
         "n100s": n100s,
     }
     for name, rows in rows_by_table.items():
-        if rows:
-            await session.execute(insert(tables[name]), list(rows))
+        await database.insert_rows(session, tables[name], rows)
 
 
 async def get_decision(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:

@@ -111,7 +111,7 @@ async def record_contacts(
                 "contact_id": p.contact_id,
                 "force": p.force,
                 "received_at": p.received_at,
-                "body": p.contact.model_dump(mode="json"),
+                "body": e.payload["contact"],  # as received: the event's JSON, not dumped again
                 "event_id": e.event_id,
             }
             for e, p in received

@@ -9,15 +9,16 @@ from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import ProducerClosed
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from schemas import topics
 from schemas.envelope import Envelope
 from services.runtime.database import create_session_factory
-from services.runtime.kafka import OutboxRelay, create_producer, republish_outbox
+from services.runtime.kafka import OutboxRelay, create_producer, ensure_topics, republish_outbox
 from services.runtime.messaging import encode_event, event_headers, notify_channel, unit_of_work
 from services.runtime.settings import EngineSettings
 from tests.runtime.scratch import Scratch, decided_event, read_topic, topic_size
@@ -249,3 +250,43 @@ async def test_republishing_the_outbox_puts_every_retained_event_on_the_broker_a
     records = await read_topic(broker, broker.topic(topics.CONTACTS), count=7)
     assert [r.value for r in records] == [encode_event(e) for e in [*events, *events, pending]]
     assert await unpublished(db, scratch) == 0
+
+
+async def test_each_contacts_events_reach_the_partition_its_key_hashes_to_in_commit_order(
+    db: AsyncEngine, scratch: Scratch, engines: EngineSettings
+) -> None:
+    # Six partitions, and batches small enough that the relay fills several per partition in one run.
+    settings = engines.model_copy(update={"topic_prefix": f"rp{uuid.uuid4().hex[:8]}."})
+    await ensure_topics(settings, partitions=6)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_batch_size=2048)
+    await producer.start()
+    try:
+        contacts = [uuid.uuid4() for _ in range(5)]
+        events = [decided_event(contact_id=contacts[i % 5]) for i in range(40)]
+        await emit(db, scratch, settings, *events[:25])
+        await emit(db, scratch, settings, *events[25:])
+        assert await relay_for(db, scratch, producer).publish_pending() == 40
+    finally:
+        await producer.stop()
+
+    topic = settings.topic(topics.CONTACTS)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(6)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        found: dict[int, list[bytes]] = {}
+        async with asyncio.timeout(15):
+            while sum(map(len, found.values())) < 40:
+                for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                    found.setdefault(tp.partition, []).extend(r.value for r in records)
+    finally:
+        await consumer.stop()
+    for contact in contacts:
+        key = str(contact).encode()
+        # The partition the producer's own `send` picks for this key: murmur2, as the Java client.
+        home = DefaultPartitioner()(key, list(range(6)), list(range(6)))
+        own = [encode_event(e) for e in events if e.contact_id == contact]
+        assert [v for v in found.get(home, []) if v in own] == own
+    assert sum(map(len, found.values())) == 40
