@@ -2,9 +2,14 @@
 
     .venv/bin/python bench/intake.py [--seconds 10] [--rounds 2] [--concurrency 32]
 
-Prints accepted contacts a second and p50/p99 latency for both, and the ratio (target: at least 0.6). The two
-endpoints are loaded in turns (bare, real, bare, real, …) so that a slow patch of the machine falls on both. Every
+Prints accepted contacts a second and p50/p99 latency for both, and the ratio (target: at least 0.6). The
+endpoints are loaded in turns (bare, floor, real, bare, …) so that a slow patch of the machine falls on each. Every
 contact the real endpoint acknowledged is then counted in the database: a 201 must mean durable.
+
+Two more endpoints, the floors (`_durable_floor.py`), validate the same payload and group-commit it with raw
+asyncpg and nothing else: one row, and the four rows the issue requires of intake in that transaction (contact,
+idempotency record, outbox event, access-log entry). Their ratios to the bare endpoint bound what any intake that
+does that much can reach on this stack; real/required floor is what intake's own code costs on top.
 
 The load comes from keep-alive HTTP/1.1 connections written on asyncio streams, each request encoded by hand. An
 httpx client spent 4-7 ms of CPU a request, more than the server under test, so the figures measured the client;
@@ -166,26 +171,39 @@ def main() -> None:
             "call_handler"
         ]
         env = engine_env(engines) | {"CRIMEREC_INTAKE_LOG_LEVEL": "WARNING"}
-        bare_port, port = free_port(), free_port()
-        bare = serve(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(repo / "bench"), "_bare_intake:app",
-             "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
-            env, Path(tmp) / "bare.log",
-        )  # fmt: skip
-        real = serve(
-            [sys.executable, "-m", "crimerec", "serve", "intake", "--port", str(port)], env, Path(tmp) / "intake.log"
-        )
-        results = {"bare (validate only)": Result(), "crimerec intake": Result()}
+        ports = [free_port() for _ in range(4)]
+
+        def bench_app(app: str, at: int) -> subprocess.Popen[bytes]:
+            return serve(
+                [sys.executable, "-m", "uvicorn", "--app-dir", str(repo / "bench"), app,
+                 "--port", str(at), "--log-level", "warning", "--no-access-log"],
+                env, Path(tmp) / f"{app.replace(':', '-')}.log",
+            )  # fmt: skip
+
+        procs = [
+            bench_app("_bare_intake:app", ports[0]),
+            bench_app("_durable_floor:app", ports[1]),
+            bench_app("_durable_floor:required_app", ports[2]),
+            serve([sys.executable, "-m", "crimerec", "serve", "intake", "--port", str(ports[3])], env,
+                  Path(tmp) / "intake.log"),
+        ]  # fmt: skip
+        results = {
+            "bare (validate only)": Result(),
+            "floor: 1 row": Result(),
+            "floor: required rows": Result(),
+            "crimerec intake": Result(),
+        }
         try:
-            wait_up(f"http://127.0.0.1:{bare_port}/docs", bare)
-            wait_up(f"http://127.0.0.1:{port}/healthz", real)
+            for at, proc in zip(ports[:3], procs, strict=False):
+                wait_up(f"http://127.0.0.1:{at}/docs", proc)
+            wait_up(f"http://127.0.0.1:{ports[3]}/healthz", procs[3])
             for round_ in range(1, args.rounds + 1):
-                for (name, result), at in zip(results.items(), (bare_port, port), strict=True):
+                for (name, result), at in zip(results.items(), ports, strict=True):
                     console.print(f"round {round_}/{args.rounds}, {name}: {args.concurrency} connections, "
                                   f"{args.seconds:.0f} s…")  # fmt: skip
                     asyncio.run(load(at, token, seconds=args.seconds, concurrency=args.concurrency, into=result))
         finally:
-            for proc in (bare, real):
+            for proc in procs:
                 proc.terminate()
                 proc.wait()
 
@@ -202,7 +220,7 @@ def main() -> None:
 
         durable, transactions = asyncio.run(stored())
 
-    bare_result, real_result = results.values()
+    bare_result, floor_result, required_result, real_result = results.values()
     table = Table(title="intake: POST /v1/contacts (1 worker each, same run)")
     for column in ("endpoint", "accepted/s", "p50 ms", "p99 ms", "errors", "load CPU ms/request"):
         table.add_column(column, justify="right")
@@ -217,6 +235,11 @@ def main() -> None:
         )
     console.print(table)
     console.print(f"ratio real/bare: {real_result.rate / bare_result.rate:.2f} (target ≥ 0.60)")
+    console.print(
+        f"floors over bare: 1 row {floor_result.rate / bare_result.rate:.2f}, the required rows "
+        f"{required_result.rate / bare_result.rate:.2f} (the most an intake writing them can reach here, before "
+        f"credentials, checks and publishing); real/required floor: {real_result.rate / required_result.rate:.2f}"
+    )
     acknowledged = real_result.accepted  # plus the warm-up's, which the count below includes
     console.print(f"stored contacts: {durable:,} (≥ {acknowledged:,} acknowledged in the measured rounds)")
     console.print(f"group commit: {durable / max(transactions, 1):.1f} contacts a transaction on average")
