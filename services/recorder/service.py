@@ -123,20 +123,19 @@ async def record_contacts(
             new.discard(payload.contact_id)
             decision = decide(payload.contact, catalogue=policy.catalogue, limit=policy.limit)
             plans.append((envelope, payload, decision, clock.when_handling(envelope.occurred_at)))
-    needed: dict[tuple[str, int], int] = {}
-    for _, payload, decision, at in plans:
-        needed[payload.force, at.year] = needed.get((payload.force, at.year), 0) + len(decision.crimes)
-    numbers = {
-        (force, year): iter(await repository.allocate_crime_references(session, force=force, year=year, count=count))
-        for (force, year), count in needed.items()
-        if count
-    }
+    # Crime references are numbered last. Allocating them locks the force's counter row until commit (numbers
+    # without gaps), so whatever follows is done by one recorder process at a time. Everything is built first under
+    # provisional references and what needs none is written; then the numbers are allocated, the crimes and their
+    # events renumbered, and only the crimes and the outbox are written while the counter is held.
+    provisional: dict[tuple[str, int], int] = {}
     writes = _Writes()
+    staged_before = len(uow.staged)
     for envelope, payload, decision, now in plans:
         events = _Events(uow, correlation_id=envelope.correlation_id, causation_id=envelope.event_id, at=now)
-        references = [
-            crime_reference(payload.force, now.year, next(numbers[payload.force, now.year])) for _ in decision.crimes
-        ]
+        key = (payload.force, now.year)
+        first = provisional.get(key, 0) + 1
+        provisional[key] = first + len(decision.crimes) - 1
+        references = [crime_reference(payload.force, now.year, n) for n in range(first, provisional[key] + 1)]
         _record_crimes(
             writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision,
             references=references, by=None, now=now, policy=policy,
@@ -172,7 +171,32 @@ async def record_contacts(
                 credible_evidence=payload.contact.credible_evidence_to_contrary,
             )
         )  # fmt: skip
-    await writes.flush(session)
+    await repository.insert_rows(session, decisions=writes.decisions, decision_history=writes.decision_history)
+    final: dict[str, str] = {}
+    for (force, year), count in provisional.items():
+        if count:
+            allocated = await repository.allocate_crime_references(session, force=force, year=year, count=count)
+            final |= {
+                crime_reference(force, year, n): crime_reference(force, year, number)
+                for n, number in enumerate(allocated, 1)
+            }
+    for row in (*writes.crimes, *writes.crime_history):
+        row["crime_reference"] = final[row["crime_reference"]]
+    uow.staged[staged_before:] = [(topic, _renumbered(e, final)) for topic, e in uow.staged[staged_before:]]
+    await repository.insert_rows(session, crimes=writes.crimes, crime_history=writes.crime_history, n100s=writes.n100s)
+
+
+def _renumbered(envelope: Envelope, final: dict[str, str]) -> Envelope:
+    """An event with its provisional crime references replaced by the allocated ones."""
+    payload = envelope.payload
+    if payload.get("crime_reference") is None and not payload.get("crime_references"):
+        return envelope
+    payload = dict(payload)
+    if payload.get("crime_reference") is not None:
+        payload["crime_reference"] = final[payload["crime_reference"]]
+    if payload.get("crime_references"):
+        payload["crime_references"] = [final[r] for r in payload["crime_references"]]
+    return envelope.model_copy(update={"payload": payload})
 
 
 @dataclass

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pydantic_core
 from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -41,31 +42,52 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Inserts rows (all with the same columns) in the session's transaction, through asyncpg's own executemany.
+    """Inserts rows (all with the same columns) in the session's transaction, in order, with one statement: each
+    column goes as one array parameter, unnested on the server.
 
-    For the hot appends (outbox, access log, idempotency records) of many rows at a time: SQLAlchemy's executemany
-    spent about 0.1 ms of CPU a row building and processing parameters, several times asyncpg's cost."""
+    For the hot appends (outbox, access log, idempotency records, the recorder's rows) of many rows at a time.
+    SQLAlchemy's executemany spent about 0.1 ms of CPU a row on parameters; asyncpg's executemany has the server
+    run the INSERT (and its statement triggers, such as the outbox's NOTIFY) once a row."""
     if not rows:
         return
     columns = tuple(rows[0])
-    statement, json_columns = _insert_plan(table, columns)
-    records = []
-    for row in rows:
-        record = [row[name] for name in columns]
-        for i in json_columns:
-            record[i] = _json(record[i])
-        records.append(record)
+    statement, encoders = _insert_plan(table, columns)
+    arrays: list[list[Any]] = [[row[name] for row in rows] for name in columns]
+    for i, encode in encoders:
+        arrays[i] = [None if value is None else encode(value) for value in arrays[i]]
     connection = await (await session.connection()).get_raw_connection()
-    await connection.driver_connection.executemany(statement, records)
+    await connection.driver_connection.execute(statement, *arrays)
 
 
 @functools.cache
-def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
-    """The INSERT statement for these columns, and which of them are JSON (sent as text)."""
+def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[tuple[int, Callable[[Any], str]], ...]]:
+    """The INSERT … SELECT FROM unnest statement for these columns, and how to send the columns that go as text
+    (JSON; arrays, which unnest would flatten) for the server to cast back."""
+    dialect = postgresql.dialect()
+    params, selected, encoders = [], [], []
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        sql_type = column_type.compile(dialect=dialect)
+        if isinstance(column_type, sqltypes.JSON | sqltypes.ARRAY):
+            encoders.append((i, _json if isinstance(column_type, sqltypes.JSON) else _array_literal))
+            params.append(f"${i + 1}::text[]")
+            selected.append(f'"{name}"::{sql_type}')
+        else:
+            params.append(f"${i + 1}::{sql_type}[]")
+            selected.append(f'"{name}"')
     names = ", ".join(f'"{name}"' for name in columns)
-    values = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    json_columns = tuple(i for i, name in enumerate(columns) if isinstance(table.c[name].type, sqltypes.JSON))
-    return f'INSERT INTO "{table.schema}"."{table.name}" ({names}) VALUES ({values})', json_columns
+    statement = (
+        f'INSERT INTO "{table.schema}"."{table.name}" ({names}) '
+        f"SELECT {', '.join(selected)} FROM unnest({', '.join(params)}) WITH ORDINALITY AS row_({names}, ordinal_) "
+        "ORDER BY ordinal_"  # in the given order: serial ids (the outbox's publication order) follow it
+    )
+    return statement, tuple(encoders)
+
+
+def _array_literal(values: Sequence[Any]) -> str:
+    """A one-dimensional array in PostgreSQL's text form, every element quoted."""
+    quoted = ("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
 
 
 def _json(value: Any) -> str:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.runtime.database import create_engine
+from services.runtime.database import create_engine, create_session_factory, insert_rows
 from services.runtime.settings import EngineSettings
+from tests.runtime.scratch import Scratch
 
 
 async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
@@ -28,3 +46,39 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
         assert second != first
     finally:
         await engine.dispose()
+
+
+async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: AsyncEngine, scratch: Scratch) -> None:
+    metadata = MetaData(schema=scratch.schema)
+    table = Table(
+        "insert_rows",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("ref", Uuid, nullable=False),
+        Column("label", String(40)),
+        Column("tags", ARRAY(String(20)), nullable=False),
+        Column("detail", JSONB, nullable=False),
+        Column("blob", LargeBinary),
+        Column("flag", Boolean, nullable=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+    )
+    async with db.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "ref": uuid.uuid4(),
+            "label": None if i == 1 else f"row {i}",
+            "tags": ['a "quoted" tag', "back\\slash", "comma, brace}{", ""] if i == 0 else [f"t{i}"],
+            "detail": {"n": i, "nested": [1, None, "x"], "text": 'say "hi"\\'},
+            "blob": None if i == 2 else bytes([i, 0, 255]),
+            "flag": i % 2 == 0,
+            "at": now + timedelta(seconds=i),
+        }
+        for i in range(50)
+    ]
+    async with create_session_factory(db)() as session, session.begin():
+        await insert_rows(session, table, rows)
+    async with db.connect() as conn:
+        stored = (await conn.execute(select(table).order_by(table.c.id))).all()
+    assert [{k: getattr(row, k) for k in rows[0]} for row in stored] == rows  # ids follow the given order
