@@ -182,21 +182,17 @@ async def record_contacts(
             }
     for row in (*writes.crimes, *writes.crime_history):
         row["crime_reference"] = final[row["crime_reference"]]
-    uow.staged[staged_before:] = [(topic, _renumbered(e, final)) for topic, e in uow.staged[staged_before:]]
+    for _, event in uow.staged[staged_before:]:
+        _renumber(event.payload, final)
     await repository.insert_rows(session, crimes=writes.crimes, crime_history=writes.crime_history, n100s=writes.n100s)
 
 
-def _renumbered(envelope: Envelope, final: dict[str, str]) -> Envelope:
-    """An event with its provisional crime references replaced by the allocated ones."""
-    payload = envelope.payload
-    if payload.get("crime_reference") is None and not payload.get("crime_references"):
-        return envelope
-    payload = dict(payload)
+def _renumber(payload: dict[str, Any], final: dict[str, str]) -> None:
+    """Replaces an event's provisional crime references by the allocated ones (in the payload this run built)."""
     if payload.get("crime_reference") is not None:
         payload["crime_reference"] = final[payload["crime_reference"]]
     if payload.get("crime_references"):
         payload["crime_references"] = [final[r] for r in payload["crime_references"]]
-    return envelope.model_copy(update={"payload": payload})
 
 
 @dataclass
