@@ -37,10 +37,13 @@ pools: list[asyncpg.Pool] = []
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     pool = await asyncpg.create_pool(asyncpg_dsn(make_url(os.environ["CRIMEREC_DATABASE_URL"])), min_size=2)
-    await pool.execute(
-        "CREATE SCHEMA IF NOT EXISTS floor; "
-        + "".join(f"CREATE TABLE IF NOT EXISTS floor.{t} (LIKE intake.{t} INCLUDING ALL); " for t in TABLES)
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        # Both floors start at once: one creates the tables, the other waits for it (IF NOT EXISTS alone races).
+        await conn.execute("SELECT pg_advisory_xact_lock(20261203)")
+        await conn.execute(
+            "CREATE SCHEMA IF NOT EXISTS floor; "
+            + "".join(f"CREATE TABLE IF NOT EXISTS floor.{t} (LIKE intake.{t} INCLUDING ALL); " for t in TABLES)
+        )
     pools.append(pool)
     yield
     await pool.close()

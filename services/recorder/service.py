@@ -125,8 +125,9 @@ async def record_contacts(
             plans.append((envelope, payload, decision, clock.when_handling(envelope.occurred_at)))
     # Crime references are numbered last. Allocating them locks the force's counter row until commit (numbers
     # without gaps), so whatever follows is done by one recorder process at a time. Everything is built first under
-    # provisional references and what needs none is written; then the numbers are allocated, the crimes and their
-    # events renumbered, and only the crimes and the outbox are written while the counter is held.
+    # provisional references and what needs none is written (decisions, N100s, which at first contact name no
+    # crime); then the numbers are allocated, the crimes and their events renumbered, and only the crimes and the
+    # outbox are written while the counter is held.
     provisional: dict[tuple[str, int], int] = {}
     writes = _Writes()
     staged_before = len(uow.staged)
@@ -171,9 +172,11 @@ async def record_contacts(
                 credible_evidence=payload.contact.credible_evidence_to_contrary,
             )
         )  # fmt: skip
-    await repository.insert_rows(session, decisions=writes.decisions, decision_history=writes.decision_history)
+    await repository.insert_rows(
+        session, decisions=writes.decisions, decision_history=writes.decision_history, n100s=writes.n100s
+    )
     final: dict[str, str] = {}
-    for (force, year), count in provisional.items():
+    for (force, year), count in sorted(provisional.items()):  # one order for every process: no deadlock
         if count:
             allocated = await repository.allocate_crime_references(session, force=force, year=year, count=count)
             final |= {
@@ -184,7 +187,7 @@ async def record_contacts(
         row["crime_reference"] = final[row["crime_reference"]]
     for _, event in uow.staged[staged_before:]:
         _renumber(event.payload, final)
-    await repository.insert_rows(session, crimes=writes.crimes, crime_history=writes.crime_history, n100s=writes.n100s)
+    await repository.insert_rows(session, crimes=writes.crimes, crime_history=writes.crime_history)
 
 
 def _renumber(payload: dict[str, Any], final: dict[str, str]) -> None:

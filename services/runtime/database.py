@@ -63,18 +63,25 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
 def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[tuple[int, Callable[[Any], str]], ...]]:
     """The INSERT … SELECT FROM unnest statement for these columns, and how to send the columns that go as text
     (JSON; arrays, which unnest would flatten) for the server to cast back."""
+    # Strings (and arrays of them) go as text, never as varchar(n): an explicit cast to varchar(n) cuts a value
+    # short without a word, where the INSERT's own assignment refuses one that is too long.
     dialect = postgresql.dialect()
     params, selected, encoders = [], [], []
     for i, name in enumerate(columns):
         column_type = table.c[name].type
-        sql_type = column_type.compile(dialect=dialect)
-        if isinstance(column_type, sqltypes.JSON | sqltypes.ARRAY):
-            encoders.append((i, _json if isinstance(column_type, sqltypes.JSON) else _array_literal))
+        selected.append(f'"{name}"')
+        if isinstance(column_type, sqltypes.JSON):
+            encoders.append((i, _json))
             params.append(f"${i + 1}::text[]")
-            selected.append(f'"{name}"::{sql_type}')
+            selected[-1] += f"::{column_type.compile(dialect=dialect)}"
+        elif isinstance(column_type, sqltypes.ARRAY):
+            encoders.append((i, _array_literal))
+            params.append(f"${i + 1}::text[]")
+            selected[-1] += "::text[]"
+        elif isinstance(column_type, sqltypes.String):
+            params.append(f"${i + 1}::text[]")
         else:
-            params.append(f"${i + 1}::{sql_type}[]")
-            selected.append(f'"{name}"')
+            params.append(f"${i + 1}::{column_type.compile(dialect=dialect)}[]")
     names = ", ".join(f'"{name}"' for name in columns)
     statement = (
         f'INSERT INTO "{table.schema}"."{table.name}" ({names}) '

@@ -317,7 +317,7 @@ class ConsumerRunner:
         outbox: Table,
         inbox: Table,
         producer: AIOKafkaProducer,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         max_attempts: int = 5,
     ) -> None:
         self.subscription = subscription

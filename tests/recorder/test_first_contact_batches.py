@@ -9,14 +9,15 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate
 from schemas.envelope import Envelope
 from schemas.events import Actor, ContactReceived, Role, envelope_for
-from services.recorder import service
+from services.recorder import repository, service
 from services.recorder.models import crime_history, crime_reference_counters, crimes, outbox
 from services.recorder.rules.authority import AuthorityPolicy
 from services.runtime import clock
@@ -24,30 +25,39 @@ from services.runtime.database import create_session_factory
 from services.runtime.messaging import unit_of_work
 from tests.support import contact
 
-FORCE = "DYP"  # a force no other test records for, so the counter is this test's alone
+FORCES = ("DYP", "NWP")  # forces no other test records for, so their counters are this test's alone
 POLICY = service.RecorderPolicy(
     catalogue=OffenceCatalogue.default(), limit=timedelta(hours=24), authority=AuthorityPolicy(), force_authority={}
 )
+VICTIMS = [{"ref": f"V{v}", "kind": "person", "name": f"Victim {v}", "identified": True, "confirmed": True}
+           for v in (1, 2)]  # fmt: skip
+SHAPES: list[tuple[int, dict[str, Any]]] = [  # (crimes recorded, changes to the usual contact)
+    (0, {"offences": [], "incident": {"category": "asb", "opening_code": None, "qualifiers": []}}),
+    (1, {}),
+    (2, {"victims": VICTIMS, "offences": [{"victim_ref": v["ref"], "ho_class": "105A"} for v in VICTIMS]}),
+    (1, {"location": {"description": None, "postcode": None, "force_area": "CUM"}}),  # recorded, transferred
+    (
+        0,
+        {  # a third party's report of a rape, unconfirmed: pending, with an N100
+            "reporter": {"relationship": "third_party", "name": "a friend", "phone": None, "email": None},
+            "victims": [VICTIMS[0] | {"confirmed": False}],
+            "offences": [{"victim_ref": "V1", "ho_class": "19C"}],
+        },
+    ),
+]
 
 
-def received(i: int) -> tuple[Envelope, ContactReceived]:
-    """A contact.received of one of four shapes: no crime, one crime, two victims, or one crime in another area."""
-    victims = [{"ref": f"V{v}", "kind": "person", "name": f"Victim {v}", "identified": True, "confirmed": True}
-               for v in (1, 2)]  # fmt: skip
-    shapes: list[dict[str, Any]] = [
-        {"offences": [], "incident": {"category": "asb", "opening_code": None, "qualifiers": []}},
-        {},
-        {"victims": victims, "offences": [{"victim_ref": v["ref"], "ho_class": "105A"} for v in victims]},
-        {"location": {"description": None, "postcode": None, "force_area": "CUM"}},
-    ]
-    body = contact(**shapes[i % 4])
-    body["force"] = FORCE
-    body["location"] = body["location"] | {"force_area": body["location"]["force_area"].replace("GMP", FORCE)}
+def received(i: int, force: str) -> tuple[Envelope, ContactReceived]:
+    """A contact.received of the i-th shape, for a force."""
+    body = contact(**SHAPES[i % len(SHAPES)][1])
+    body["force"] = force
+    if body["location"]["force_area"] == "GMP":
+        body["location"] = body["location"] | {"force_area": force}
     payload = ContactReceived(
         contact_id=uuid.uuid4(),
-        force=FORCE,
+        force=force,
         received_at=body["received_at"],
-        submitted_by=Actor(principal="tests", roles=[Role.CALL_HANDLER], force=FORCE),
+        submitted_by=Actor(principal="tests", roles=[Role.CALL_HANDLER], force=force),
         contact=ContactCreate.model_validate(body),
     )
     return envelope_for(payload, producer="intake", correlation_id=payload.contact_id), payload
@@ -59,12 +69,21 @@ async def test_two_concurrent_runs_number_their_crimes_without_gaps_and_every_ev
     sessions = create_session_factory(db)
     year = clock.now().year
     async with db.connect() as conn:
-        before = await conn.scalar(
-            select(crime_reference_counters.c.last_number).where(
-                crime_reference_counters.c.force == FORCE, crime_reference_counters.c.year == year
-            )
+        before = dict(
+            (
+                await conn.execute(
+                    select(crime_reference_counters.c.force, crime_reference_counters.c.last_number).where(
+                        crime_reference_counters.c.force.in_(FORCES), crime_reference_counters.c.year == year
+                    )
+                )
+            ).all()
         )
-    runs = [[received(i) for i in range(start, start + 24)] for start in (0, 24)]
+    # Each run meets the two forces in the other order, as two recorders reading different partitions would.
+    runs = [[received(i, FORCES[(i + r) % 2]) for i in range(30)] for r in (0, 1)]
+    expected = {force: 0 for force in FORCES}
+    for run in runs:
+        for i, (_, p) in enumerate(run):
+            expected[p.force] += SHAPES[i % len(SHAPES)][0]
 
     async def decide(run: list[tuple[Envelope, ContactReceived]]) -> None:
         async with unit_of_work(sessions, outbox) as uow:
@@ -87,9 +106,10 @@ async def test_two_concurrent_runs_number_their_crimes_without_gaps_and_every_ev
         ).all()
     events = [Envelope.model_validate_json(v) for v in values]
 
-    # 12 contacts with one crime, 12 with one each for two victims, 12 transferred with theirs, 12 with none.
-    first = (before or 0) + 1
-    assert sorted(r.crime_reference for r in rows) == [f"{FORCE}-{year}-{n:06d}" for n in range(first, first + 48)]
+    for force in FORCES:
+        first = before.get(force, 0) + 1
+        numbered = sorted(r.crime_reference for r in rows if r.force == force)
+        assert numbered == [f"{force}-{year}-{n:06d}" for n in range(first, first + expected[force])]
     by_contact: dict[uuid.UUID, list[str]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r.crime_reference):
         by_contact[row.contact_id].append(row.crime_reference)
@@ -106,7 +126,28 @@ async def test_two_concurrent_runs_number_their_crimes_without_gaps_and_every_ev
         assert (p["contact_id"], p["victim_ref"], p["ho_class"]) == (str(row.contact_id), row.victim_ref, row.ho_class)
     transferred = sorted(e.payload["crime_reference"] for e in events if e.event_type == "crime.transferred")
     assert transferred == sorted(r.crime_reference for r in rows if r.transfer_to == "CUM")
-    assert len(transferred) == 12
+    assert len(transferred) == 12  # one in five contacts
+    n100s = [e.payload for e in events if e.event_type == "n100.recorded"]
+    assert len(n100s) == 12 and all(p["crime_reference"] is None for p in n100s)
     assert sorted((ref, kind) for ref, kind in history) == sorted(
         [(ref, "crime.recorded") for ref in stored] + [(ref, "crime.transferred") for ref in transferred]
     )
+
+
+async def test_a_run_takes_the_counters_of_its_forces_in_one_order_whatever_order_it_meets_them_in(
+    db: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two recorders that lock the same counters in different orders would deadlock each other.
+    taken: list[str] = []
+    allocate = repository.allocate_crime_references
+
+    async def recording(session: AsyncSession, *, force: str, year: int, count: int) -> list[int]:
+        taken.append(force)
+        return await allocate(session, force=force, year=year, count=count)
+
+    monkeypatch.setattr(repository, "allocate_crime_references", recording)
+    for forces in (FORCES, FORCES[::-1]):
+        taken.clear()
+        async with unit_of_work(create_session_factory(db), outbox) as uow:
+            await service.record_contacts(uow, [received(1, force) for force in forces], policy=POLICY)
+        assert taken == sorted(FORCES)

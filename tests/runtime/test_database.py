@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
+import pytest
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -82,3 +84,27 @@ async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: Asy
     async with db.connect() as conn:
         stored = (await conn.execute(select(table).order_by(table.c.id))).all()
     assert [{k: getattr(row, k) for k in rows[0]} for row in stored] == rows  # ids follow the given order
+
+
+async def test_insert_rows_refuses_a_value_too_long_for_its_column_and_stores_nothing(
+    db: AsyncEngine, scratch: Scratch
+) -> None:
+    metadata = MetaData(schema=scratch.schema)
+    table = Table(
+        "insert_rows_bounded",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("label", String(5), nullable=False),
+        Column("tags", ARRAY(String(3)), nullable=False),
+    )
+    async with db.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    for rows in (
+        [{"label": "fits", "tags": ["ok"]}, {"label": "too long", "tags": ["ok"]}],
+        [{"label": "fits", "tags": ["ok"]}, {"label": "fits", "tags": ["long"]}],
+    ):
+        with pytest.raises(asyncpg.StringDataRightTruncationError, match="value too long"):
+            async with create_session_factory(db)() as session, session.begin():
+                await insert_rows(session, table, rows)
+    async with db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(table)) == 0
