@@ -134,7 +134,7 @@ class OutboxRelay:
 
         The partition is the producer's own choice for the key (the same murmur2 as `send`), so events about one
         contact land together whichever path sent them. Building batches directly skips `send`'s per-message
-        future and bookkeeping, which was most of the relay's CPU."""
+        future, partitioning and queue look-ups."""
         open_batches: dict[tuple[str, int], BatchBuilder] = {}
         acks: list[asyncio.Future[Any]] = []
         partitions: dict[str, tuple[int, ...]] = {}
