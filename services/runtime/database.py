@@ -54,13 +54,15 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     statement, encoders = _insert_plan(table, columns)
     arrays: list[list[Any]] = [[row[name] for row in rows] for name in columns]
     for i, encode in encoders:
-        arrays[i] = [None if value is None else encode(value) for value in arrays[i]]
+        arrays[i] = [encode(value) for value in arrays[i]]
     connection = await (await session.connection()).get_raw_connection()
     await connection.driver_connection.execute(statement, *arrays)
 
 
 @functools.cache
-def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[tuple[int, Callable[[Any], str]], ...]]:
+def _insert_plan(
+    table: Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[tuple[int, Callable[[Any], str | None]], ...]]:
     """The INSERT … SELECT FROM unnest statement for these columns, and how to send the columns that go as text
     (JSON; arrays, which unnest would flatten) for the server to cast back."""
     # Strings (and arrays of them) go as text, never as varchar(n): an explicit cast to varchar(n) cuts a value
@@ -71,7 +73,7 @@ def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[tup
         column_type = table.c[name].type
         selected.append(f'"{name}"')
         if isinstance(column_type, sqltypes.JSON):
-            encoders.append((i, _json))
+            encoders.append((i, _json))  # None too, as JSON null, as SQLAlchemy's JSON type stores it
             params.append(f"${i + 1}::text[]")
             selected[-1] += f"::{column_type.compile(dialect=dialect)}"
         elif isinstance(column_type, sqltypes.ARRAY):
@@ -91,8 +93,10 @@ def _insert_plan(table: Table, columns: tuple[str, ...]) -> tuple[str, tuple[tup
     return statement, tuple(encoders)
 
 
-def _array_literal(values: Sequence[Any]) -> str:
-    """A one-dimensional array in PostgreSQL's text form, every element quoted."""
+def _array_literal(values: Sequence[Any] | None) -> str | None:
+    """A one-dimensional array in PostgreSQL's text form, every element quoted (None stays SQL NULL)."""
+    if values is None:
+        return None
     quoted = ("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
     return "{" + ",".join(quoted) + "}"
 

@@ -60,6 +60,7 @@ async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: Asy
         Column("label", String(40)),
         Column("tags", ARRAY(String(20)), nullable=False),
         Column("detail", JSONB, nullable=False),
+        Column("extra", JSONB),
         Column("blob", LargeBinary),
         Column("flag", Boolean, nullable=False),
         Column("at", DateTime(timezone=True), nullable=False),
@@ -73,6 +74,7 @@ async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: Asy
             "label": None if i == 1 else f"row {i}",
             "tags": ['a "quoted" tag', "back\\slash", "comma, brace}{", ""] if i == 0 else [f"t{i}"],
             "detail": {"n": i, "nested": [1, None, "x"], "text": 'say "hi"\\'},
+            "extra": None if i % 2 else [i],
             "blob": None if i == 2 else bytes([i, 0, 255]),
             "flag": i % 2 == 0,
             "at": now + timedelta(seconds=i),
@@ -84,6 +86,10 @@ async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: Asy
     async with db.connect() as conn:
         stored = (await conn.execute(select(table).order_by(table.c.id))).all()
     assert [{k: getattr(row, k) for k in rows[0]} for row in stored] == rows  # ids follow the given order
+    async with db.connect() as conn:
+        # None in a JSON column is JSON null, as SQLAlchemy's JSON type stores it, not SQL NULL.
+        kinds = await conn.scalars(select(func.jsonb_typeof(table.c.extra)).order_by(table.c.id))
+        assert list(kinds) == ["null" if i % 2 else "array" for i in range(50)]
 
 
 async def test_insert_rows_refuses_a_value_too_long_for_its_column_and_stores_nothing(
