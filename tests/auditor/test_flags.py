@@ -152,7 +152,9 @@ async def wait_for_flag(services: Services, people: People, rule: str, **params:
 async def audited(
     services: Services, people: People, contact_id: str, ready: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any]:
-    """The auditor's view of a contact, once `ready` says it has seen what the test waits for."""
+    """The auditor's view of a contact, once it has the report and `ready` says it has seen what the test waits
+    for. The report comes on the contacts topic, the decisions on the records topic: a lagging auditor can hold a
+    decision before the report, and the rules that need both are judged only once both are in."""
 
     async def view() -> dict[str, Any] | None:
         r = await services.auditor.get(f"/v1/contacts/{contact_id}", headers=people.auth("auditor"))
@@ -160,6 +162,8 @@ async def audited(
         if r.status_code == 404:
             return None
         body: dict[str, Any] = r.json()
+        if body["status"] == "awaiting_report":
+            return None
         try:
             return body if ready(body) else None
         except (IndexError, KeyError):  # not everything seen yet
