@@ -27,13 +27,7 @@ from services.runtime import database
 
 async def store_contacts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[UUID]:
     """Keeps received contacts, one statement; returns the ids that were new (not delivered before)."""
-    if not rows:
-        return set()
-    # Rows as parameters (not a VALUES list in the statement), so the statement is compiled once.
-    result = await session.execute(
-        pg_insert(contacts).on_conflict_do_nothing().returning(contacts.c.contact_id), list(rows)
-    )
-    return {row.contact_id for row in result}
+    return set(await database.insert_rows(session, contacts, rows, skip_existing=True, returning="contact_id"))
 
 
 async def allocate_crime_references(session: AsyncSession, *, force: str, year: int, count: int) -> list[int]:

@@ -117,12 +117,15 @@ async def record_contacts(
             for e, p in received
         ],
     )
+    # Live, a run is decided at one moment, as it commits at one (and the rows then share their times, which go to
+    # the database once); in a simulation each contact is decided at its own time.
+    live = None if clock.simulating() else clock.now()
     plans: list[tuple[Envelope, ContactReceived, Decision, datetime]] = []
     for envelope, payload in received:
         if payload.contact_id in new:  # not decided before (a contact delivered twice is decided once)
             new.discard(payload.contact_id)
             decision = decide(payload.contact, catalogue=policy.catalogue, limit=policy.limit)
-            plans.append((envelope, payload, decision, clock.when_handling(envelope.occurred_at)))
+            plans.append((envelope, payload, decision, live or clock.when_handling(envelope.occurred_at)))
     # Crime references are numbered last. Allocating them locks the force's counter row until commit (numbers
     # without gaps), so whatever follows is done by one recorder process at a time. Everything is built first under
     # provisional references and what needs none is written (decisions, N100s, which at first contact name no

@@ -1,10 +1,12 @@
-"""The connection pool: a connection the server closed is replaced before anyone uses it."""
+"""The connection pool (a connection the server closed is replaced before anyone uses it) and insert_rows."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import asyncpg
 import pytest
@@ -50,13 +52,12 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
         await engine.dispose()
 
 
-async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: AsyncEngine, scratch: Scratch) -> None:
-    metadata = MetaData(schema=scratch.schema)
-    table = Table(
-        "insert_rows",
-        metadata,
+def _every_kind_table(schema: str, name: str) -> Table:
+    return Table(
+        name,
+        MetaData(schema=schema),
         Column("id", BigInteger, Identity(), primary_key=True),
-        Column("ref", Uuid, nullable=False),
+        Column("ref", Uuid, nullable=False, unique=True),
         Column("label", String(40)),
         Column("tags", ARRAY(String(20)), nullable=False),
         Column("detail", JSONB, nullable=False),
@@ -65,10 +66,10 @@ async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: Asy
         Column("flag", Boolean, nullable=False),
         Column("at", DateTime(timezone=True), nullable=False),
     )
-    async with db.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    now = datetime.now(UTC)
-    rows = [
+
+
+def _varied_rows(now: datetime) -> list[dict[str, Any]]:
+    return [
         {
             "ref": uuid.uuid4(),
             "label": None if i == 1 else f"row {i}",
@@ -81,15 +82,76 @@ async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(db: Asy
         }
         for i in range(50)
     ]
+
+
+def _shared_rows(now: datetime, shared: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows that differ in `ref` only: every other column goes once, as a single parameter."""
+    return [{"ref": uuid.uuid4(), **shared} for _ in range(20)]
+
+
+ROWS: dict[str, Callable[[datetime], list[dict[str, Any]]]] = {
+    "every column varies": _varied_rows,
+    "columns every row shares": lambda now: _shared_rows(
+        now,
+        {
+            "label": 'a "label", {braced}',
+            "tags": ['a "quoted" tag', "back\\slash", ""],
+            "detail": {"nested": [1, None, "x"], "text": 'say "hi"\\'},
+            "extra": [1],
+            "blob": bytes([0, 255]),
+            "flag": True,
+            "at": now,
+        },
+    ),
+    "nulls every row shares": lambda now: _shared_rows(
+        now, {"label": None, "tags": [], "detail": {}, "extra": None, "blob": None, "flag": False, "at": now}
+    ),
+    "one row": lambda now: _varied_rows(now)[:1],
+    "the same time in other zones": lambda now: [
+        {**row, "at": now.astimezone(timezone(timedelta(hours=i)))} for i, row in enumerate(_varied_rows(now)[:3])
+    ],
+}
+
+
+@pytest.mark.parametrize("rows_of", ROWS.values(), ids=ROWS.keys())
+async def test_insert_rows_stores_every_kind_of_column_as_given_in_order(
+    db: AsyncEngine, scratch: Scratch, rows_of: Callable[[datetime], list[dict[str, Any]]]
+) -> None:
+    table = _every_kind_table(scratch.schema, "insert_rows")
+    async with db.begin() as conn:
+        await conn.run_sync(table.metadata.create_all)
+    rows = rows_of(datetime.now(UTC))
     async with create_session_factory(db)() as session, session.begin():
-        await insert_rows(session, table, rows)
+        assert await insert_rows(session, table, rows) == []
     async with db.connect() as conn:
         stored = (await conn.execute(select(table).order_by(table.c.id))).all()
     assert [{k: getattr(row, k) for k in rows[0]} for row in stored] == rows  # ids follow the given order
     async with db.connect() as conn:
         # None in a JSON column is JSON null, as SQLAlchemy's JSON type stores it, not SQL NULL.
         kinds = await conn.scalars(select(func.jsonb_typeof(table.c.extra)).order_by(table.c.id))
-        assert list(kinds) == ["null" if i % 2 else "array" for i in range(50)]
+        assert list(kinds) == ["null" if row["extra"] is None else "array" for row in rows]
+
+
+async def test_insert_rows_can_skip_rows_already_there_and_return_those_it_added(
+    db: AsyncEngine, scratch: Scratch
+) -> None:
+    table = _every_kind_table(scratch.schema, "insert_rows_skip")
+    async with db.begin() as conn:
+        await conn.run_sync(table.metadata.create_all)
+    rows = _varied_rows(datetime.now(UTC))
+    sessions = create_session_factory(db)
+    async with sessions() as session, session.begin():
+        assert await insert_rows(session, table, rows[:30], skip_existing=True, returning="ref") == [
+            row["ref"] for row in rows[:30]
+        ]
+    async with sessions() as session, session.begin():
+        # 20 to 29 again (changed, which is not stored), then 30 onwards for the first time
+        again = [{**row, "label": "changed"} for row in rows[20:]]
+        added = await insert_rows(session, table, again, skip_existing=True, returning="ref")
+    assert added == [row["ref"] for row in rows[30:]]
+    async with db.connect() as conn:
+        stored = (await conn.execute(select(table).order_by(table.c.id))).all()
+    assert [{k: getattr(row, k) for k in rows[0]} for row in stored] == rows[:30] + again[10:]
 
 
 async def test_insert_rows_refuses_a_value_too_long_for_its_column_and_stores_nothing(
@@ -108,6 +170,9 @@ async def test_insert_rows_refuses_a_value_too_long_for_its_column_and_stores_no
     for rows in (
         [{"label": "fits", "tags": ["ok"]}, {"label": "too long", "tags": ["ok"]}],
         [{"label": "fits", "tags": ["ok"]}, {"label": "fits", "tags": ["long"]}],
+        # the same in every row: sent once, and refused all the same
+        [{"tags": ["ok"], "label": "too long"}, {"tags": ["ok"], "label": "too long"}],
+        [{"label": "fits", "tags": ["long"]}, {"label": "fits", "tags": ["long"]}],
     ):
         with pytest.raises(asyncpg.StringDataRightTruncationError, match="value too long"):
             async with create_session_factory(db)() as session, session.begin():
