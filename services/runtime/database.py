@@ -75,12 +75,11 @@ async def insert_rows(
     # The first column always goes as an array: it gives the number of rows.
     shared = tuple(i > 0 and _all_same(column) for i, column in enumerate(values))
     statement = _insert_statement(table, columns, shared, skip_existing, returning)
-    params = [column[0] if same else column for column, same in zip(values, shared, strict=True)]
-    connection = (await (await session.connection()).get_raw_connection()).driver_connection
-    if returning is None:
-        await connection.execute(statement, *params)
-        return []
-    return [record[0] for record in await connection.fetch(statement, *params)]
+    params = tuple(column[0] if same else column for column, same in zip(values, shared, strict=True))
+    # Straight to the driver, but through SQLAlchemy's connection: it begins the session's transaction on the
+    # server first if nothing has yet (the driver's own connection would run the statement on its own, committed).
+    result = await (await session.connection()).exec_driver_sql(statement, params)
+    return [] if returning is None else [row[0] for row in result]
 
 
 class _Kind(enum.Enum):

@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ARRAY, BigInteger, Row, Table, bindparam, func, select, update
+from sqlalchemy import Table, func, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -103,34 +103,31 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publishes one batch of unpublished rows; returns how many it published."""
-        table = self.outbox
+        table = f'"{self.outbox.schema}"."{self.outbox.name}"'
         async with self.engine.begin() as conn:
-            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(self.lock_key))):
+            # Plain SQL to the driver (a thousand rows a run, read as they come), in this transaction.
+            locked = await conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock($1)", (self.lock_key,))
+            if not locked.scalar():
                 return 0
             rows = (
-                await conn.execute(
-                    select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
+                await conn.exec_driver_sql(
+                    f"SELECT id, topic, key, value, headers FROM {table} WHERE published_at IS NULL "
+                    "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                    (self.batch_size,),
                 )
             ).all()
             if not rows:
                 return 0
             await self._send(rows)  # acks=all: every row is on the broker before we mark it
-            await conn.execute(
-                update(table)
-                .where(table.c.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
-                .values(published_at=func.now()),
-                {"ids": [row.id for row in rows]},
+            await conn.exec_driver_sql(
+                f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])", ([row[0] for row in rows],)
             )
         metrics.EVENTS_PUBLISHED.inc(len(rows))
         return len(rows)
 
-    async def _send(self, rows: Sequence[Row[Any]]) -> None:
-        """Sends rows as batches, one open batch per partition (rows keep their order within it); waits for every
-        batch to be acknowledged.
+    async def _send(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Sends rows (id, topic, key, value, headers) as batches, one open batch per partition (rows keep their
+        order within it); waits for every batch to be acknowledged.
 
         The partition is the producer's own choice for the key (the same murmur2 as `send`), so events about one
         contact land together whichever path sent them. Building batches directly skips `send`'s per-message
@@ -138,18 +135,19 @@ class OutboxRelay:
         open_batches: dict[tuple[str, int], BatchBuilder] = {}
         acks: list[asyncio.Future[Any]] = []
         partitions: dict[str, tuple[int, ...]] = {}
-        for row in rows:
-            if row.topic not in partitions:
-                partitions[row.topic] = tuple(sorted(await self.producer.partitions_for(row.topic)))
-            key = row.key.encode()
-            where = (row.topic, _partition_of(key, partitions[row.topic]))
-            message = {"timestamp": None, "key": key, "value": row.value, "headers": decode_headers(row.headers)}
+        for _id, topic, key, value, headers in rows:
+            if topic not in partitions:
+                partitions[topic] = tuple(sorted(await self.producer.partitions_for(topic)))
+            key_bytes = key.encode()
+            where = (topic, _partition_of(key_bytes, partitions[topic]))
+            kafka_headers = decode_headers(headers)
             batch = open_batches.get(where)
-            if batch is None or batch.append(**message) is None:
+            if batch is None or batch.append(timestamp=None, key=key_bytes, value=value, headers=kafka_headers) is None:
                 if batch is not None:  # full: send it and start the partition's next
-                    acks.append(await self.producer.send_batch(batch, where[0], partition=where[1]))
+                    acks.append(await self.producer.send_batch(batch, topic, partition=where[1]))
                 batch = open_batches[where] = self.producer.create_batch()
-                batch.append(**message)  # a batch always takes its first message, however large
+                # a batch always takes its first message, however large
+                batch.append(timestamp=None, key=key_bytes, value=value, headers=kafka_headers)
         for (topic, partition), batch in open_batches.items():
             acks.append(await self.producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*acks)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import (
     ARRAY,
@@ -26,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime.database import create_engine, create_session_factory, insert_rows
@@ -174,8 +174,24 @@ async def test_insert_rows_refuses_a_value_too_long_for_its_column_and_stores_no
         [{"tags": ["ok"], "label": "too long"}, {"tags": ["ok"], "label": "too long"}],
         [{"label": "fits", "tags": ["long"]}, {"label": "fits", "tags": ["long"]}],
     ):
-        with pytest.raises(asyncpg.StringDataRightTruncationError, match="value too long"):
+        with pytest.raises(DBAPIError, match="value too long"):
             async with create_session_factory(db)() as session, session.begin():
                 await insert_rows(session, table, rows)
+    async with db.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(table)) == 0
+
+
+async def test_insert_rows_as_the_first_statement_of_a_transaction_is_rolled_back_with_it(
+    db: AsyncEngine, scratch: Scratch
+) -> None:
+    # SQLAlchemy begins a transaction on the server only with its first statement: rows sent past it, on the
+    # driver's own connection, would be committed on their own and survive the rollback.
+    table = _every_kind_table(scratch.schema, "insert_rows_rollback")
+    async with db.begin() as conn:
+        await conn.run_sync(table.metadata.create_all)
+    with pytest.raises(RuntimeError, match="after the insert"):
+        async with create_session_factory(db)() as session, session.begin():
+            await insert_rows(session, table, _varied_rows(datetime.now(UTC)))
+            raise RuntimeError("after the insert")
     async with db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(table)) == 0

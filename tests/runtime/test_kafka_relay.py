@@ -182,7 +182,7 @@ async def test_a_row_committed_while_a_batch_is_being_published_is_not_left_for_
                             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                             "AND state = 'idle in transaction' AND query LIKE :claim"
                         ),
-                        {"claim": f"%FROM {scratch.schema}.outbox%FOR UPDATE SKIP LOCKED%"},
+                        {"claim": f"%FROM %{scratch.schema}%.%outbox%FOR UPDATE SKIP LOCKED%"},
                     )
                 assert holding, "the relay has not picked the row up yet"
                 return True
