@@ -88,15 +88,21 @@ def encode_event(envelope: Envelope) -> bytes:
     return envelope.model_dump_json().encode()
 
 
+def header_values(envelope: Envelope) -> dict[str, str]:
+    """The Kafka headers of an event as text (as the outbox keeps them): they let tools route and trace an event
+    without parsing it."""
+    return {
+        "event_type": envelope.event_type,
+        "event_id": str(envelope.event_id),
+        "schema_version": str(envelope.schema_version),
+        "correlation_id": str(envelope.correlation_id),
+        "producer": envelope.producer,
+    }
+
+
 def event_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
-    """Kafka headers that let tools route and trace an event without parsing it."""
-    return [
-        ("event_type", envelope.event_type.encode()),
-        ("event_id", str(envelope.event_id).encode()),
-        ("schema_version", str(envelope.schema_version).encode()),
-        ("correlation_id", str(envelope.correlation_id).encode()),
-        ("producer", envelope.producer.encode()),
-    ]
+    """The Kafka headers of an event, as they go on the wire."""
+    return [(name, value.encode()) for name, value in header_values(envelope).items()]
 
 
 @dataclass
@@ -125,7 +131,7 @@ class UnitOfWork:
                 "topic": self.topic_prefix + topic,
                 "key": str(envelope.contact_id),
                 "value": encode_event(envelope),
-                "headers": {k: v.decode() for k, v in event_headers(envelope)},
+                "headers": header_values(envelope),
             }
             for topic, envelope in self.staged
         ]
