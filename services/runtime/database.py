@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,8 +74,9 @@ async def insert_rows(
         elif kind is _Kind.ARRAY:
             column = [_array_literal(value) for value in column]
         values.append(column)
-    # The first column always goes as an array: it gives the number of rows.
-    shared = tuple(i > 0 and _all_same(column) for i, column in enumerate(values))
+    # The first column always goes as an array: it gives the number of rows. A few rows go all as arrays: sharing
+    # would save little there, and each pattern of shared columns is another statement for the server to prepare.
+    shared = tuple(i > 0 and len(rows) >= _SHARE_FROM and _all_same(column) for i, column in enumerate(values))
     statement = _insert_statement(table, columns, shared, skip_existing, returning)
     params = tuple(column[0] if same else column for column, same in zip(values, shared, strict=True))
     # Straight to the driver, but through SQLAlchemy's connection: it begins the session's transaction on the
@@ -106,10 +109,23 @@ def _column_kinds(table: Table, columns: tuple[str, ...]) -> tuple[_Kind, ...]:
     return tuple(kinds)
 
 
+_SHARE_FROM = 16
+"""Rows from which a column every row shares goes once."""
+
+_SHAREABLE = (str, bytes, bool, int, uuid.UUID, datetime.date, type(None))
+"""Types whose equal values the database stores alike. Not float (0.0 == -0.0), Decimal (1.0 == 1.00) or time with
+a zone (12:00+00 == 13:00+01). A datetime may share across zones: a timestamptz keeps the instant only."""
+
+
 def _all_same(column: list[Any]) -> bool:
-    """Whether every value in the column is the first (compared in C; equal values store the same: JSON and
-    arrays are compared as the text that is sent)."""
-    return column.count(column[0]) == len(column)
+    """Whether every value in the column is the first, of the same type, and stored alike (JSON and arrays are
+    compared as the text that is sent). Compared in C: list.count, then the set of types."""
+    first = column[0]
+    return (
+        isinstance(first, _SHAREABLE)
+        and column.count(first) == len(column)
+        and len(set(map(type, column))) == 1  # True == 1, but a boolean column refuses 1
+    )
 
 
 @functools.cache

@@ -111,7 +111,9 @@ class OutboxRelay:
                 return 0
             # The first ids (narrow, by the partial index), then their rows, locked. One statement that sorted and
             # locked whole rows made the planner, when its statistics lagged the outbox, sort every unpublished row
-            # before the limit: tens of megabytes through temporary files a batch, while a backlog lasted.
+            # before the limit: tens of megabytes through temporary files a batch, while a backlog lasted. A row
+            # among those ids that another transaction holds is skipped, not replaced by a later one: only a relay
+            # locks unpublished rows, and the advisory lock lets one run at a time.
             rows = (
                 await conn.exec_driver_sql(
                     f"SELECT id, topic, key, value, headers FROM {table} "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,11 +17,14 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Identity,
     LargeBinary,
     MetaData,
+    Numeric,
     String,
     Table,
+    Time,
     Uuid,
     func,
     select,
@@ -145,9 +150,11 @@ async def test_insert_rows_can_skip_rows_already_there_and_return_those_it_added
             row["ref"] for row in rows[:30]
         ]
     async with sessions() as session, session.begin():
-        # 20 to 29 again (changed, which is not stored), then 30 onwards for the first time
+        # 20 to 29 again (changed, which is not stored), then 30 onwards for the first time, 40 twice in the run
         again = [{**row, "label": "changed"} for row in rows[20:]]
-        added = await insert_rows(session, table, again, skip_existing=True, returning="ref")
+        added = await insert_rows(
+            session, table, [*again, {**again[20], "label": "twice"}], skip_existing=True, returning="ref"
+        )
     assert added == [row["ref"] for row in rows[30:]]
     async with db.connect() as conn:
         stored = (await conn.execute(select(table).order_by(table.c.id))).all()
@@ -195,3 +202,47 @@ async def test_insert_rows_as_the_first_statement_of_a_transaction_is_rolled_bac
             raise RuntimeError("after the insert")
     async with db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(table)) == 0
+
+
+async def test_insert_rows_shares_a_value_only_where_equal_values_are_stored_alike(
+    db: AsyncEngine, scratch: Scratch
+) -> None:
+    # Equal in Python, different in the database: each row keeps its own.
+    table = Table(
+        "insert_rows_equal",
+        MetaData(schema=scratch.schema),
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("amount", Numeric, nullable=False),  # no scale: 1.0 and 1.00 stay as given
+        Column("ratio", Float, nullable=False),
+        Column("at", Time(timezone=True), nullable=False),
+    )
+    async with db.begin() as conn:
+        await conn.run_sync(table.metadata.create_all)
+    rows = [
+        {
+            "amount": Decimal("1.0") if i % 2 else Decimal("1.00"),
+            "ratio": -0.0 if i % 2 else 0.0,
+            "at": time(13, tzinfo=timezone(timedelta(hours=1))) if i % 2 else time(12, tzinfo=UTC),
+        }
+        for i in range(20)
+    ]
+    async with create_session_factory(db)() as session, session.begin():
+        await insert_rows(session, table, rows)
+    async with db.connect() as conn:
+        stored = (await conn.execute(select(table).order_by(table.c.id))).all()
+    assert [(str(r.amount), math.copysign(1, r.ratio), r.at.utcoffset()) for r in stored] == [
+        (str(row["amount"]), math.copysign(1, row["ratio"]), row["at"].utcoffset()) for row in rows
+    ]
+    # True == 1, but a boolean column refuses 1 whether or not the rest of the column is True.
+    flags = Table(
+        "insert_rows_flags",
+        MetaData(schema=scratch.schema),
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("ref", Uuid, nullable=False),
+        Column("flag", Boolean, nullable=False),
+    )
+    async with db.begin() as conn:
+        await conn.run_sync(flags.metadata.create_all)
+    with pytest.raises(DBAPIError, match="boolean"):
+        async with create_session_factory(db)() as session, session.begin():
+            await insert_rows(session, flags, [{"ref": uuid.uuid4(), "flag": True if i else 1} for i in range(20)])
