@@ -94,6 +94,7 @@ class _Kind(enum.Enum):
     ARRAY = "array"  # an array literal ('{"a","b"}'): unnest would flatten a real array
 
 
+@functools.cache
 def _column_kinds(table: Table, columns: tuple[str, ...]) -> tuple[_Kind, ...]:
     kinds = []
     for name in columns:
