@@ -1,21 +1,41 @@
-"""The auditor's HTTP routes, scoped to the caller's force: contacts as audited, and the flags' life."""
+"""The auditor's HTTP routes, scoped to the caller's force: contacts as audited, the flags' life, the clock,
+recording statistics and sample audits."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.envelope import AwareDatetime
-from schemas.events import FlagStatus, Outcome, Role
-from services.auditor import handlers, repository, service
+from schemas.events import FlagStatus, Role
+from services.auditor import judging, ledger, repository, service
 from services.auditor.rules import statistics
-from services.auditor.rules.detectors import SEVERITY_ORDER, Rule, Severity
+from services.auditor.rules.counting import recording_status
+from services.auditor.rules.flags import Rule, Severity, at_or_above
 from services.auditor.rules.sampling import draw_sample, stratum_of
+from services.auditor.schemas import (
+    AuditCreate,
+    AuditedContact,
+    AuditItemRead,
+    AuditJudgement,
+    AuditRead,
+    AuditResult,
+    CancellationRow,
+    CancellationStats,
+    ClockReading,
+    FlagAcknowledgement,
+    FlagDetail,
+    FlagHistoryEntry,
+    FlagPage,
+    FlagResolution,
+    RecordedCrime,
+    RecordingStats,
+    flag_read,
+    rate_read,
+)
 from services.runtime import clock
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
@@ -28,104 +48,6 @@ READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
 HANDLERS = require_roles(Role.FCR, Role.SUPERVISOR, Role.DDM, Role.AUDITOR)
 
 
-class RecordedCrime(BaseModel):
-    """A crime recorded for the contact, as the auditor saw it."""
-
-    crime_reference: str
-    ho_class: str
-    audit_category: str
-    status: str
-    recorded_at: datetime
-    on_time: bool = Field(description="Recorded by the deadline.")
-
-
-class FlagRead(BaseModel):
-    """An integrity flag: which rule, about what, why, the evidence seen, and where it is in its life."""
-
-    flag_id: int
-    rule: Rule
-    severity: Severity
-    force: str
-    contact_id: UUID
-    crime_reference: str | None
-    audit_category: str | None
-    explanation: str
-    evidence: dict[str, Any]
-    raised_at: datetime
-    status: FlagStatus
-    resolution: str | None
-    cured_by: dict[str, Any] | None
-
-
-class FlagHistoryEntry(BaseModel):
-    """One step in a flag's life."""
-
-    at: datetime
-    status: str
-    by: str | None
-    note: str | None
-
-
-class FlagDetail(FlagRead):
-    """A flag with its history."""
-
-    history: list[FlagHistoryEntry]
-
-
-class FlagPage(BaseModel):
-    """A page of flags; pass `next_after` as `after` for the next page."""
-
-    items: list[FlagRead]
-    next_after: int | None
-
-
-class AuditedContact(BaseModel):
-    """The auditor's view of a contact: what the rules expect, what was recorded, by when, and its flags."""
-
-    contact_id: UUID
-    force: str | None
-    received_at: datetime | None = Field(description="None until `contact.received` has been seen.")
-    recording_deadline: datetime | None
-    expected_crimes: int | None = Field(description="Crimes the counting rules require now.")
-    outcome: Outcome | None = Field(description="The recorder's decision, once seen.")
-    recorded_crimes: list[RecordedCrime]
-    status: str = Field(
-        description="`awaiting_report`, `awaiting_decision`, `recorded`, `under_recorded`, `not_recorded` or `decided`."
-    )
-    flags: list[FlagRead]
-
-
-class FlagAcknowledgement(BaseModel):
-    """A supervisor has seen the flag and is dealing with it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    note: str = Field(min_length=1, max_length=4000)
-
-
-class FlagResolution(BaseModel):
-    """How a flag was resolved."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resolution: Literal["corrected", "justified", "false_positive"]
-    note: str = Field(min_length=1, max_length=4000)
-
-
-def _flag(row: Any) -> FlagRead:
-    return FlagRead.model_validate(row._mapping)
-
-
-class ClockReading(BaseModel):
-    """Where the auditor's clock stands: deadlines up to `now` have been judged."""
-
-    mode: Literal["live", "event_time"] = Field(
-        description="live: the wall clock; event_time: the events' own times (replays and simulations)."
-    )
-    now: datetime | None = Field(description="The time deadlines are judged by; null before any event is read.")
-    caught_up: bool = Field(description="Every event given to the auditor so far has been handled.")
-
-
 @router.get("/clock", response_model=ClockReading, tags=["health"], summary="Read the auditor's clock")
 async def read_clock(request: Request, principal: Annotated[Principal, READERS]) -> ClockReading:
     """How far the auditor has judged: a replay or simulation is fully judged once `caught_up` is true and `now`
@@ -134,7 +56,7 @@ async def read_clock(request: Request, principal: Annotated[Principal, READERS])
     event_time = request.app.state.standard.event_time
     return ClockReading(
         mode="event_time" if event_time else "live",
-        now=handlers.judging_time(runtime, event_time=event_time),
+        now=judging.judging_time(runtime, event_time=event_time),
         caught_up=runtime.caught_up(),
     )
 
@@ -167,16 +89,8 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
     ]
     expected = contact.expected_crimes if contact else None
     outcome = contact.outcome if contact else None
-    if contact is None or contact.received_at is None:
-        status = "awaiting_report"  # decision or crimes seen, the report itself (another topic) not yet
-    elif outcome is None:
-        status = "awaiting_decision"
-    elif outcome != Outcome.RECORDED.value:
-        status = "decided"
-    elif expected is not None and len(recorded) < expected:
-        status = "under_recorded" if recorded else "not_recorded"
-    else:
-        status = "recorded"
+    reported = contact is not None and contact.received_at is not None
+    status = recording_status(reported=reported, outcome=outcome, expected=expected, recorded=len(recorded))
     return AuditedContact(
         contact_id=contact_id,
         force=force,
@@ -186,7 +100,7 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
         outcome=outcome,
         recorded_crimes=recorded,
         status=status,
-        flags=[_flag(f) for f in flags],
+        flags=[flag_read(f) for f in flags],
     )
 
 
@@ -208,18 +122,17 @@ async def list_flags(
     """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
-    severities = SEVERITY_ORDER[SEVERITY_ORDER.index(severity) :] if severity else None
     runtime = runtime_of(request)
     async with runtime.sessions() as session, session.begin():
         rows = await repository.list_flags(
             session, force=principal.force, rule=rule.value if rule else None, status=status.value if status else None,
-            severities=[s.value for s in severities] if severities else None, contact_id=contact_id,
+            severities=at_or_above(severity) if severity else None, contact_id=contact_id,
             crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to, after=after, limit=limit,
         )  # fmt: skip
         await runtime.access_log.record(
             session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(r.flag_id) for r in rows]
         )
-    items = [_flag(r) for r in rows]
+    items = [flag_read(r) for r in rows]
     return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
 
 
@@ -252,7 +165,7 @@ async def _change(
 ) -> FlagDetail:
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
-        result = await service.change_flag(
+        result = await ledger.change_flag(
             uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
             note=note, now=clock.now(),
         )  # fmt: skip
@@ -288,52 +201,6 @@ async def resolve(
 
 
 STATS_READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR)
-
-
-class Rate(BaseModel):
-    """A proportion with its 95% Wilson interval, as the inspectorate reports it (e.g. 83.6% ± 1.85%)."""
-
-    numerator: int
-    denominator: int
-    rate: float | None = Field(description="numerator ÷ denominator; null with nothing to measure.")
-    ci_low: float | None
-    ci_high: float | None
-    margin: float | None = Field(description="Half the interval's width.")
-
-
-def _rate(p: statistics.Proportion) -> Rate:
-    return Rate(numerator=p.successes, denominator=p.trials, rate=p.rate, ci_low=p.low, ci_high=p.high, margin=p.margin)
-
-
-class RecordingStats(BaseModel):
-    """Recording rates for a force and period: crimes recorded ÷ crimes that should have been recorded."""
-
-    force: str
-    period_from: datetime
-    period_to: datetime
-    recording_rate: dict[str, Rate] = Field(description="overall, violence, sexual_offences, rape.")
-    recorded_within_limit: Rate = Field(description="Share of recorded crimes recorded within 24 hours.")
-    recorded_crime_12_months: int = Field(description="R: crimes recorded in the 12 months to the period's end.")
-    unrecorded_crimes_per_year: float | None = Field(description="The inspectorate's estimate: R × (1 − r) / r.")
-
-
-class CancellationRow(BaseModel):
-    """Cancellations of one audit category and how many the rules judge correct ("x of n correct")."""
-
-    audit_category: str
-    cancellations: int
-    correct: int
-    summary: str
-    correct_rate: Rate
-
-
-class CancellationStats(BaseModel):
-    """Cancellations and transfers decided by a person, by the inspectorate's four audit categories."""
-
-    force: str
-    period_from: datetime
-    period_to: datetime
-    categories: list[CancellationRow]
 
 
 def _period(force: str | None, principal: Principal, start: datetime, end: datetime) -> str:
@@ -374,8 +241,8 @@ async def recording_stats(
         force=own,
         period_from=start,
         period_to=end,
-        recording_rate={group: _rate(figures.tally.rate(group)) for group in statistics.REPORTED_GROUPS},
-        recorded_within_limit=_rate(figures.tally.within_limit()),
+        recording_rate={group: rate_read(figures.tally.rate(group)) for group in statistics.REPORTED_GROUPS},
+        recorded_within_limit=rate_read(figures.tally.within_limit()),
         recorded_crime_12_months=annual,
         unrecorded_crimes_per_year=statistics.unrecorded_per_year(annual, overall.rate),
     )
@@ -410,7 +277,7 @@ async def cancellation_stats(
                 cancellations=len(of_category),
                 correct=correct,
                 summary=f"{correct} of {len(of_category)} correct",
-                correct_rate=_rate(statistics.wilson(correct, len(of_category))),
+                correct_rate=rate_read(statistics.wilson(correct, len(of_category))),
             )
         )
     return CancellationStats(force=own, period_from=start, period_to=end, categories=table)
@@ -420,69 +287,6 @@ async def cancellation_stats(
 
 
 AUDITORS = require_roles(Role.AUDITOR, Role.FCR)
-
-
-class AuditCreate(BaseModel):
-    """A sample audit: draw a reproducible random sample of the force's contacts from a period."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    period_from: AwareDatetime
-    period_to: AwareDatetime
-    size: int = Field(ge=1, le=5000, description="How many contacts to sample (the inspectorate: hundreds).")
-    stratify: bool = Field(
-        default=True, description="Stratify by the audit category of the most serious reported offence."
-    )
-    seed: int | None = Field(default=None, ge=0, le=2**62, description="Give it to redraw the same sample.")
-
-
-class AuditItemRead(BaseModel):
-    """One sampled contact and the auditor's judgement on it."""
-
-    item_no: int
-    contact_id: UUID
-    stratum: str
-    crimes_required: int | None = Field(description="How many crimes should have been recorded (judged).")
-    crimes_correctly_recorded: int | None
-    judged_by: str | None
-    judged_at: datetime | None
-    note: str | None
-
-
-class AuditResult(BaseModel):
-    """What the judgements so far show."""
-
-    judged: int
-    recording_rate: Rate
-    recorded_crime_12_months: int
-    unrecorded_crimes_per_year: float | None
-
-
-class AuditRead(BaseModel):
-    """A sample audit, its items, and the recording rate its judgements give."""
-
-    audit_id: UUID
-    force: str
-    created_by: str
-    created_at: datetime
-    period_from: datetime
-    period_to: datetime
-    size: int
-    stratified: bool
-    seed: int
-    population: int
-    items: list[AuditItemRead]
-    result: AuditResult
-
-
-class AuditJudgement(BaseModel):
-    """An auditor's judgement on one sampled contact, as the inspectorate records it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    crimes_required: int = Field(ge=0, le=200, description="Crimes that should have been recorded (0: none).")
-    crimes_correctly_recorded: int = Field(ge=0, le=200, description="Of those, how many were correctly recorded.")
-    note: str | None = Field(default=None, max_length=4000)
 
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
@@ -507,7 +311,7 @@ async def _audit(request: Request, audit_id: UUID, principal: Principal, recorde
             "items": [AuditItemRead.model_validate(i._mapping) for i in items],
             "result": AuditResult(
                 judged=len(judged),
-                recording_rate=_rate(rate),
+                recording_rate=rate_read(rate),
                 recorded_crime_12_months=annual,
                 unrecorded_crimes_per_year=statistics.unrecorded_per_year(annual, rate.rate),
             ),

@@ -3,9 +3,11 @@
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
-from services.auditor import alerts, api, handlers, service
+from services.auditor import api, handlers, judging, service
+from services.auditor.alerts import jobs as alert_jobs
+from services.auditor.alerts import stream, subscriptions
 from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox, outbox
-from services.auditor.service import Standard
+from services.auditor.rules.standard import Standard
 from services.auditor.settings import AuditorSettings
 from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
@@ -27,7 +29,7 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
     )
 
     async def sweep(runtime: ServiceRuntime) -> None:
-        now = handlers.judging_time(runtime, event_time=standard.event_time)
+        now = judging.judging_time(runtime, event_time=standard.event_time)
         if now is None:
             return
         async with runtime.unit_of_work() as uow:
@@ -41,10 +43,13 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.subscriptions(standard=standard),
-        housekeeping=[("deadline-sweeper", (settings.sweep_seconds, sweep)), *alerts.housekeeping(settings)],
+        housekeeping=[("deadline-sweeper", (settings.sweep_seconds, sweep)), *alert_jobs.housekeeping(settings)],
     )
     app = create_service_app(
-        runtime, title="crimerec auditor", description=DESCRIPTION, routers=[api.router, alerts.router]
+        runtime,
+        title="crimerec auditor",
+        description=DESCRIPTION,
+        routers=[api.router, stream.router, subscriptions.router],
     )
     app.state.settings = settings
     app.state.standard = standard

@@ -27,9 +27,9 @@ from starlette.types import Receive, Scope, Send
 from crimerec import stack
 from crimerec.embedded import free_port
 from schemas.events import FlagStatus, Role
-from services.auditor import service
+from services.auditor import ledger
 from services.auditor.models import outbox
-from services.auditor.rules.detectors import FlagDraft, Rule, Severity
+from services.auditor.rules.flags import FlagDraft, Rule, Severity
 from services.runtime.messaging import unit_of_work
 from services.runtime.settings import EngineSettings
 from tests.conftest import FORCE, OTHER_FORCE, Keys, Server, _run_sync, create_database, drop_database, engine_settings
@@ -115,10 +115,10 @@ class FlagRaiser:
             evidence={"test": True},
         )  # fmt: skip
         if uow is not None:
-            raised = await service.raise_flags(uow, [draft], force=force, contact_id=uuid.uuid4(), at=datetime.now(UTC))
+            raised = await ledger.raise_flags(uow, [draft], force=force, contact_id=uuid.uuid4(), at=datetime.now(UTC))
         else:
             async with self.open_transaction() as own:
-                raised = await service.raise_flags(
+                raised = await ledger.raise_flags(
                     own, [draft], force=force, contact_id=uuid.uuid4(), at=datetime.now(UTC)
                 )
         return raised[0]
@@ -126,7 +126,7 @@ class FlagRaiser:
     async def acknowledge(self, flag_id: int, *, force: str = FORCE) -> None:
         """A supervisor acknowledges the flag (a flag.updated alert)."""
         async with self.open_transaction() as uow:
-            result = await service.change_flag(
+            result = await ledger.change_flag(
                 uow, flag_id=flag_id, force=force, by="test-supervisor", status=FlagStatus.ACKNOWLEDGED,
                 resolution=None, note="on it", now=datetime.now(UTC),
             )  # fmt: skip

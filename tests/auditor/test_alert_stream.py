@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from schemas.events import Role
-from services.auditor import alerts
+from services.auditor.alerts import jobs as alert_jobs
 from services.auditor.app import create_app
-from services.auditor.rules.detectors import Rule, Severity
+from services.auditor.rules.flags import Rule, Severity
 from services.auditor.settings import AuditorSettings
 from services.runtime.auth import issue_key
 from services.runtime.database import create_engine
@@ -207,7 +207,7 @@ async def test_a_stream_connection_and_the_flags_it_sent_are_logged_as_consultat
 async def test_a_closed_stream_leaves_nothing_behind(
     client: httpx.AsyncClient, alert_keys: Keys, auditor: Served
 ) -> None:
-    feed = alerts.alert_feed(running_app(auditor).state.runtime)
+    feed = alert_jobs.alert_feed(running_app(auditor).state.runtime)
     before = feed.subscribers
 
     async def attached(count: int) -> bool:

@@ -50,7 +50,7 @@ from services.auditor import service
 from services.auditor.app import create_app
 from services.auditor.models import outbox as auditor_outbox
 from services.auditor.rules.policy import AuditPolicy
-from services.auditor.service import Standard
+from services.auditor.rules.standard import Standard
 from services.auditor.settings import AuditorSettings
 from services.runtime.database import create_engine, create_session_factory
 from services.runtime.kafka import ensure_topics

@@ -31,10 +31,11 @@ from schemas.events import (
     envelope_for,
 )
 from services.auditor import repository, service
+from services.auditor.ledger import FlagLedger, raise_flags
 from services.auditor.models import outbox
-from services.auditor.rules.detectors import FlagDraft, Rule, Severity
+from services.auditor.rules.flags import FlagDraft, Rule, Severity
 from services.auditor.rules.policy import AuditPolicy
-from services.auditor.service import Standard
+from services.auditor.rules.standard import Standard
 from services.runtime.database import create_engine, create_session_factory
 from services.runtime.messaging import unit_of_work
 from services.runtime.settings import EngineSettings
@@ -238,11 +239,11 @@ async def test_a_flag_raised_meanwhile_by_another_consumer_is_cured_by_our_later
         producer="legacy-records", correlation_id=contact_id, occurred_at=at + 30 * HOUR,
     )  # fmt: skip
     async with unit_of_work(factory, outbox) as first:
-        await service.raise_flags(first, [draft], force=FORCE, contact_id=contact_id, at=at + 24 * HOUR)
+        await raise_flags(first, [draft], force=FORCE, contact_id=contact_id, at=at + 24 * HOUR)
 
         async def second() -> None:
             async with unit_of_work(factory, outbox) as uow:
-                ledger = service.FlagLedger()
+                ledger = FlagLedger()
                 ledger.raise_([draft], force=FORCE, contact_id=contact_id, at=at + 24 * HOUR)
                 ledger.cure(Rule.MISSING_RECORD, str(contact_id), cause, "recorded after the deadline")
                 assert await ledger.write(uow) == []  # not ours: raised by the first

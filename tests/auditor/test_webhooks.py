@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import text
 
 from schemas.events import Role
+from services.auditor.alerts.webhooks import DeliveryPolicy, delivery_id
 from services.auditor.app import create_app
-from services.auditor.rules.detectors import Rule, Severity
+from services.auditor.rules.flags import Rule, Severity
 from services.auditor.settings import AuditorSettings
-from services.auditor.webhooks import DeliveryPolicy, delivery_id
 from services.runtime.database import create_engine
 from services.runtime.problems import PROBLEM_JSON
 from services.runtime.settings import EngineSettings

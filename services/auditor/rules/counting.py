@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate
+from schemas.events import Outcome
 from services.auditor.rules.facts import OffenceFact, ReportedFacts
 
 # NCRS: the victim's own account (or someone acting for them) is enough; a police officer or professional
@@ -87,3 +88,17 @@ def should_units(
     undecided = outcome in (None, "pending") and deadline_passed
     closed_without_grounds = outcome in CLOSED_AS_NO_CRIME and not evidence_given
     return required_units(facts, catalogue, confirmation_needed=not (undecided or closed_without_grounds))
+
+
+def recording_status(*, reported: bool, outcome: str | None, expected: int | None, recorded: int) -> str:
+    """Where a contact stands as the auditor sees it: `awaiting_report`, `awaiting_decision`, `decided`,
+    `under_recorded`, `not_recorded` or `recorded`."""
+    if not reported:
+        return "awaiting_report"  # decision or crimes seen, the report itself (another topic) not yet
+    if outcome is None:
+        return "awaiting_decision"
+    if outcome != Outcome.RECORDED.value:
+        return "decided"
+    if expected is not None and recorded < expected:
+        return "under_recorded" if recorded else "not_recorded"
+    return "recorded"

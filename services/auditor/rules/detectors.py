@@ -1,59 +1,19 @@
-"""The auditor's rules (domain.md, What the auditor flags), as pure functions from what it knows to flags.
+"""The auditor's rules on recording (domain.md, What the auditor flags), as pure functions from what it knows of a
+contact to flags; the rules on removing a crime are in `cancellations`.
 
 Each detector returns the flags it would raise now. Raising once, curing and alerting are the service's job.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from schemas.catalogue import AuditCategory, OffenceCatalogue, is_force
+from schemas.catalogue import AuditCategory, OffenceCatalogue
 from services.auditor.rules.counting import required_crimes
-from services.auditor.rules.facts import ContactState, CrimeFact, Removal
-from services.auditor.rules.policy import HIGH_RISK, AuditPolicy
-
-
-class Rule(StrEnum):
-    """The integrity rules the auditor checks."""
-
-    MISSING_RECORD = "MISSING_RECORD"
-    LATE_RECORD = "LATE_RECORD"
-    UNDER_COUNT = "UNDER_COUNT"
-    UNJUSTIFIED_NON_CRIME = "UNJUSTIFIED_NON_CRIME"
-    RAPE_WITHOUT_N100 = "RAPE_WITHOUT_N100"
-    CANCELLATION_WITHOUT_GROUNDS = "CANCELLATION_WITHOUT_GROUNDS"
-    CANCELLATION_WRONG_AUTHORITY = "CANCELLATION_WRONG_AUTHORITY"
-    CANCELLATION_VICTIM_NOT_TOLD = "CANCELLATION_VICTIM_NOT_TOLD"
-    HIGH_RISK_CANCELLATION = "HIGH_RISK_CANCELLATION"
-    DOWNGRADE = "DOWNGRADE"
-
-
-class Severity(StrEnum):
-    """How urgently a supervisor should look."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-SEVERITY_ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
-
-
-@dataclass(frozen=True)
-class FlagDraft:
-    """A flag a detector would raise: which rule, about what, why, and the evidence it saw."""
-
-    rule: Rule
-    severity: Severity
-    subject: str  # what the flag is about; with the rule, it makes the flag unique (raised once)
-    explanation: str
-    crime_reference: str | None = None
-    audit_category: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+from services.auditor.rules.facts import ContactState, CrimeFact
+from services.auditor.rules.flags import FlagDraft, Rule, Severity
+from services.auditor.rules.policy import HIGH_RISK
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -72,6 +32,21 @@ def _reported_categories(state: ContactState, catalogue: OffenceCatalogue) -> se
     if state.facts is None:
         return set()
     return {o.audit_category.value for f in state.facts.offences if (o := catalogue.get(f.ho_class)) is not None}
+
+
+def _contact_flag(
+    rule: Rule, state: ContactState, catalogue: OffenceCatalogue, *, explanation: str, evidence: dict[str, Any]
+) -> list[FlagDraft]:
+    """A flag on a contact (raised once per contact), as severe as the most serious victim-based offence reported."""
+    return [
+        FlagDraft(
+            rule=rule,
+            severity=_victim_severity(_reported_categories(state, catalogue)),
+            subject=state.contact_id,
+            explanation=explanation,
+            evidence=evidence,
+        )
+    ]
 
 
 def crime_related(state: ContactState) -> bool:
@@ -96,25 +71,21 @@ def missing_record(state: ContactState, *, now: datetime, catalogue: OffenceCata
     # The status it had at the deadline (a decision made later is the cure's to tell).
     decided_in_time = state.decision is not None and state.decision.decided_at <= deadline
     outcome = state.decision.outcome if state.decision and decided_in_time else "no decision"
-    return [
-        FlagDraft(
-            rule=Rule.MISSING_RECORD,
-            severity=_victim_severity(_reported_categories(state, catalogue)),
-            subject=state.contact_id,
-            explanation=(
-                f"Contact received {_iso(state.received_at)} reports a crime but had no crime record and no "
-                f"non-crime decision when its recording deadline passed ({_iso(state.recording_deadline)}); "
-                f"status: {outcome}. Record the crime or record why it is not one."
-            ),
-            evidence={
-                "received_at": _iso(state.received_at),
-                "recording_deadline": _iso(state.recording_deadline),
-                "decision": outcome,
-                "reported_classes": [o.ho_class for o in state.facts.offences] if state.facts else [],
-                "event_ids": list(state.event_ids),
-            },
-        )
-    ]
+    return _contact_flag(
+        Rule.MISSING_RECORD, state, catalogue,
+        explanation=(
+            f"Contact received {_iso(state.received_at)} reports a crime but had no crime record and no "
+            f"non-crime decision when its recording deadline passed ({_iso(state.recording_deadline)}); "
+            f"status: {outcome}. Record the crime or record why it is not one."
+        ),
+        evidence={
+            "received_at": _iso(state.received_at),
+            "recording_deadline": _iso(state.recording_deadline),
+            "decision": outcome,
+            "reported_classes": [o.ho_class for o in state.facts.offences] if state.facts else [],
+            "event_ids": list(state.event_ids),
+        },
+    )  # fmt: skip
 
 
 def late_record(state: ContactState, crime: CrimeFact) -> list[FlagDraft]:
@@ -152,23 +123,19 @@ def under_count(state: ContactState, *, catalogue: OffenceCatalogue) -> list[Fla
     recorded = len(state.crimes)
     if recorded >= required:
         return []
-    return [
-        FlagDraft(
-            rule=Rule.UNDER_COUNT,
-            severity=_victim_severity(_reported_categories(state, catalogue)),
-            subject=state.contact_id,
-            explanation=(
-                f"The counting rules require {required} crimes for this contact (one per victim per incident); "
-                f"{recorded} recorded."
-            ),
-            evidence={
-                "required": required,
-                "recorded": [c.crime_reference for c in state.crimes],
-                "victims": len(state.facts.victims),
-                "offences": [o.ho_class for o in state.facts.offences],
-            },
-        )
-    ]
+    return _contact_flag(
+        Rule.UNDER_COUNT, state, catalogue,
+        explanation=(
+            f"The counting rules require {required} crimes for this contact (one per victim per incident); "
+            f"{recorded} recorded."
+        ),
+        evidence={
+            "required": required,
+            "recorded": [c.crime_reference for c in state.crimes],
+            "victims": len(state.facts.victims),
+            "offences": [o.ho_class for o in state.facts.offences],
+        },
+    )  # fmt: skip
 
 
 def unjustified_non_crime(state: ContactState, *, catalogue: OffenceCatalogue) -> list[FlagDraft]:
@@ -191,22 +158,18 @@ def unjustified_non_crime(state: ContactState, *, catalogue: OffenceCatalogue) -
     ]
     if not offences:
         return []
-    return [
-        FlagDraft(
-            rule=Rule.UNJUSTIFIED_NON_CRIME,
-            severity=_victim_severity(_reported_categories(state, catalogue)),
-            subject=state.contact_id,
-            explanation=(
-                f"The contact reports {', '.join(o.ho_class for o in offences)} against an identified victim, but was "
-                f"closed as {state.decision.outcome} with no credible evidence to the contrary."
-            ),
-            evidence={
-                "outcome": state.decision.outcome,
-                "decided_by": state.decision.decided_by,
-                "offences": [o.ho_class for o in offences],
-            },
-        )
-    ]
+    return _contact_flag(
+        Rule.UNJUSTIFIED_NON_CRIME, state, catalogue,
+        explanation=(
+            f"The contact reports {', '.join(o.ho_class for o in offences)} against an identified victim, but was "
+            f"closed as {state.decision.outcome} with no credible evidence to the contrary."
+        ),
+        evidence={
+            "outcome": state.decision.outcome,
+            "decided_by": state.decision.decided_by,
+            "offences": [o.ho_class for o in offences],
+        },
+    )  # fmt: skip
 
 
 def rape_without_n100(state: ContactState, *, catalogue: OffenceCatalogue) -> list[FlagDraft]:
@@ -238,152 +201,6 @@ def rape_without_n100(state: ContactState, *, catalogue: OffenceCatalogue) -> li
                 "reported_classes": reported,
                 "outcome": state.decision.outcome,
                 "crimes": [(c.crime_reference, c.ho_class, c.status) for c in state.crimes],
-            },
-        )
-    ]
-
-
-OPINION = ("does not wish", "doesn't want", "not wish to proceed", "withdraw", "not support")
-
-
-def _missing_grounds(removal: Removal, *, live_crimes: set[str]) -> str | None:
-    grounds = removal.grounds
-    parts = (grounds.get("explanation"), (grounds.get("avi") or {}).get("description"), grounds.get("error"))
-    said = " ".join(str(part or "") for part in parts).lower()
-    if removal.code != "C1" and any(word in said for word in OPINION):
-        # A victim not wishing to proceed is an outcome, never a reason to cancel a crime.
-        return "the grounds are the victim not wishing to proceed, which is not a reason to cancel"
-    match removal.code:
-        case "C1":
-            receiving = grounds.get("receiving_force")
-            if not receiving:
-                return "a transfer (C1) without the receiving force"
-            if receiving == removal.force:
-                return "a transfer (C1) to the force that already holds the crime"
-            if not is_force(receiving):
-                return f"a transfer (C1) to {receiving}, which is not a force of England and Wales"
-            return None
-        case "C2":
-            avi = grounds.get("avi") or {}
-            if not (avi.get("description") and avi.get("held_at")):
-                return "C2 without additional verifiable information (what it is and where it is held)"
-            return None
-        case "C3":
-            duplicate = grounds.get("duplicate_of")
-            if not duplicate:
-                return "C3 (duplicate) without the crime it duplicates"
-            if duplicate == removal.crime_reference or duplicate not in live_crimes:
-                return f"C3 points at {duplicate}, which is not a live crime of this force"
-            return None
-        case "C4":
-            return None if (grounds.get("error") or "").strip() else "C4 (recorded in error) without the error"
-    return f"{removal.code} is not a reason a recorded crime may be removed for"
-
-
-def cancellation_without_grounds(removal: Removal, *, live_crimes: set[str]) -> list[FlagDraft]:
-    """CANCELLATION_WITHOUT_GROUNDS: the reason is missing or malformed for its code."""
-    problem = _missing_grounds(removal, live_crimes=live_crimes)
-    if problem is None:
-        return []
-    return [
-        FlagDraft(
-            rule=Rule.CANCELLATION_WITHOUT_GROUNDS,
-            severity=Severity.CRITICAL if removal.audit_category == AuditCategory.RAPE.value else Severity.HIGH,
-            subject=removal.event_id,
-            crime_reference=removal.crime_reference,
-            audit_category=removal.audit_category,
-            explanation=f"{removal.crime_reference} ({removal.ho_class}) was {removal.kind}: {problem}.",
-            evidence={"code": removal.code, "grounds": removal.grounds, "event_id": removal.event_id},
-        )
-    ]
-
-
-def cancellation_wrong_authority(removal: Removal, *, policy: AuditPolicy) -> list[FlagDraft]:
-    """CANCELLATION_WRONG_AUTHORITY: authorised below the matrix, or by the person who asked."""
-    if removal.request_id is None and removal.kind == "transferred" and removal.code == "C1":
-        return []  # transferred by the rules at first contact: no person authorised or asked
-    authoriser = removal.authorised_by or {}
-    requester = removal.requested_by or {}
-    category = AuditCategory(removal.audit_category)
-    required = {r.value for r in policy.authority.get(category, [])}
-    held = set(authoriser.get("roles", []))
-    problems = []
-    if not authoriser:
-        problems.append("no authoriser was recorded")
-    elif authoriser.get("principal") == requester.get("principal"):
-        problems.append("the authoriser is the person who asked")
-    if authoriser and not held & required:
-        problems.append(
-            f"a {category.value} crime needs {' or '.join(sorted(required))}; the authoriser held "
-            f"{', '.join(sorted(held)) or 'no role'}"
-        )
-    if not problems:
-        return []
-    return [
-        FlagDraft(
-            rule=Rule.CANCELLATION_WRONG_AUTHORITY,
-            severity=Severity.CRITICAL if category is AuditCategory.RAPE else Severity.HIGH,
-            subject=removal.event_id,
-            crime_reference=removal.crime_reference,
-            audit_category=removal.audit_category,
-            explanation=f"{removal.crime_reference} was {removal.kind} ({removal.code}): {'; '.join(problems)}.",
-            evidence={
-                "requested_by": requester,
-                "authorised_by": authoriser,
-                "required_roles": sorted(required),
-                "authority_mode": removal.authority_mode,
-            },
-        )
-    ]
-
-
-def high_risk_cancellation(removal: Removal) -> list[FlagDraft]:
-    """HIGH_RISK_CANCELLATION: any removal of a rape, other sexual offence, violence or robbery is reviewed."""
-    if AuditCategory(removal.audit_category) not in HIGH_RISK:
-        return []
-    return [
-        FlagDraft(
-            rule=Rule.HIGH_RISK_CANCELLATION,
-            severity=Severity.HIGH if removal.audit_category == AuditCategory.RAPE.value else Severity.MEDIUM,
-            subject=removal.event_id,
-            crime_reference=removal.crime_reference,
-            audit_category=removal.audit_category,
-            explanation=(
-                f"{removal.crime_reference} ({removal.ho_class}, {removal.audit_category}) was {removal.kind} "
-                f"under {removal.code}. The inspectorate found such cancellations often wrong: review it."
-            ),
-            evidence={"code": removal.code, "grounds": removal.grounds, "authorised_by": removal.authorised_by},
-        )
-    ]
-
-
-def victim_not_told(
-    removal: Removal, *, notified_at: list[datetime], now: datetime, policy: AuditPolicy
-) -> list[FlagDraft]:
-    """CANCELLATION_VICTIM_NOT_TOLD: no record that the victim was told within the limit (default 7 days)."""
-    due = removal.removed_at + policy.victim_notice
-    if now < due:
-        return []
-    told_in_time = [t for t in notified_at if t <= due]
-    if removal.victim_informed and removal.victim_informed_at and removal.victim_informed_at <= due:
-        told_in_time.append(removal.victim_informed_at)
-    if told_in_time:
-        return []
-    return [
-        FlagDraft(
-            rule=Rule.CANCELLATION_VICTIM_NOT_TOLD,
-            severity=Severity.MEDIUM,
-            subject=removal.event_id,
-            crime_reference=removal.crime_reference,
-            audit_category=removal.audit_category,
-            explanation=(
-                f"{removal.crime_reference} was {removal.kind} on {_iso(removal.removed_at)}; there is no record "
-                f"that the victim was told by {_iso(due)}."
-            ),
-            evidence={
-                "removed_at": _iso(removal.removed_at),
-                "due": _iso(due),
-                "notified_at": [_iso(t) for t in notified_at],
             },
         )
     ]

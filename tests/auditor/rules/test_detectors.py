@@ -13,8 +13,7 @@ import pytest
 
 from schemas.catalogue import AuditCategory, OffenceCatalogue
 from schemas.events import Role
-from services.auditor.rules import detectors
-from services.auditor.rules.detectors import FlagDraft, Rule, Severity
+from services.auditor.rules import cancellations, detectors
 from services.auditor.rules.facts import (
     ContactState,
     CrimeFact,
@@ -24,6 +23,7 @@ from services.auditor.rules.facts import (
     ReportedFacts,
     VictimFact,
 )
+from services.auditor.rules.flags import FlagDraft, Rule, Severity
 from services.auditor.rules.policy import AuditPolicy
 
 CATALOGUE = OffenceCatalogue.default()
@@ -588,7 +588,7 @@ def test_cancellation_without_grounds(
 ) -> None:
     subject = removal(code=code, grounds=given, category=category)
     live = LIVE | {CRN}  # the crime itself is live until removed: C3 must still not point at itself
-    assert outcome_of(detectors.cancellation_without_grounds(subject, live_crimes=live)) == expected
+    assert outcome_of(cancellations.cancellation_without_grounds(subject, live_crimes=live)) == expected
 
 
 @pytest.mark.parametrize(
@@ -603,7 +603,9 @@ def test_cancellation_without_grounds(
 )
 def test_cancellation_without_grounds_says_what_is_missing(given: dict[str, Any], mentions: str) -> None:
     subject = removal(code=given["code"], grounds=given)
-    flag = only(detectors.cancellation_without_grounds(subject, live_crimes=set()), Rule.CANCELLATION_WITHOUT_GROUNDS)
+    flag = only(
+        cancellations.cancellation_without_grounds(subject, live_crimes=set()), Rule.CANCELLATION_WITHOUT_GROUNDS
+    )
     assert (flag.subject, flag.crime_reference, flag.audit_category) == ("e-removal-1", CRN, "violence")
     assert mentions in flag.explanation and CRN in flag.explanation and subject.kind in flag.explanation
     assert flag.evidence == {"code": given["code"], "grounds": given, "event_id": "e-removal-1"}
@@ -611,7 +613,7 @@ def test_cancellation_without_grounds_says_what_is_missing(given: dict[str, Any]
 
 def test_transfer_to_the_force_that_holds_the_crime_has_no_grounds() -> None:
     subject = removal(code="C1", grounds=grounds("C1", receiving_force="GMP"))
-    only(detectors.cancellation_without_grounds(subject, live_crimes=set()), Rule.CANCELLATION_WITHOUT_GROUNDS)
+    only(cancellations.cancellation_without_grounds(subject, live_crimes=set()), Rule.CANCELLATION_WITHOUT_GROUNDS)
 
 
 # ----------------------------------------------------------------------------------------- CANCELLATION_WRONG_AUTHORITY
@@ -645,7 +647,7 @@ AUTHORITY_MATRIX = [
 )
 def test_cancellation_authority_matrix(category: str, role: Role, allowed: bool) -> None:
     subject = removal(category=category, authorised_by=actor("k-authoriser", role))
-    drafts = detectors.cancellation_wrong_authority(subject, policy=POLICY)
+    drafts = cancellations.cancellation_wrong_authority(subject, policy=POLICY)
     severity = Severity.CRITICAL if category == "rape" else Severity.HIGH
     assert outcome_of(drafts) == (None if allowed else severity)
 
@@ -690,20 +692,20 @@ def test_cancellation_authority_matrix(category: str, role: Role, allowed: bool)
     ],
 )
 def test_cancellation_wrong_authority(subject: Removal, expected: Severity | None) -> None:
-    assert outcome_of(detectors.cancellation_wrong_authority(subject, policy=POLICY)) == expected
+    assert outcome_of(cancellations.cancellation_wrong_authority(subject, policy=POLICY)) == expected
 
 
 def test_cancellation_authority_follows_the_forces_matrix() -> None:
     strict = AuditPolicy(authority={AuditCategory.VIOLENCE: [Role.FCR]})
     subject = removal(category="violence", authorised_by=DDM)
-    assert detectors.cancellation_wrong_authority(subject, policy=POLICY) == []
-    flag = only(detectors.cancellation_wrong_authority(subject, policy=strict), Rule.CANCELLATION_WRONG_AUTHORITY)
+    assert cancellations.cancellation_wrong_authority(subject, policy=POLICY) == []
+    flag = only(cancellations.cancellation_wrong_authority(subject, policy=strict), Rule.CANCELLATION_WRONG_AUTHORITY)
     assert flag.evidence["required_roles"] == ["fcr"]
 
 
 def test_cancellation_wrong_authority_names_who_asked_who_authorised_and_what_was_needed() -> None:
     subject = removal(category="rape", requested_by=DDM, authorised_by=DDM)
-    flag = only(detectors.cancellation_wrong_authority(subject, policy=POLICY), Rule.CANCELLATION_WRONG_AUTHORITY)
+    flag = only(cancellations.cancellation_wrong_authority(subject, policy=POLICY), Rule.CANCELLATION_WRONG_AUTHORITY)
     assert (flag.subject, flag.crime_reference, flag.audit_category) == ("e-removal-1", CRN, "rape")
     assert "the authoriser is the person who asked" in flag.explanation
     assert "a rape crime needs fcr; the authoriser held ddm" in flag.explanation
@@ -718,7 +720,7 @@ def test_cancellation_wrong_authority_names_who_asked_who_authorised_and_what_wa
 
 def test_a_cancellation_with_no_request_and_no_authoriser_is_flagged() -> None:
     subject = removal(code="C2", category="violence", request_id=None, requested_by=None, authorised_by=None)
-    only(detectors.cancellation_wrong_authority(subject, policy=POLICY), Rule.CANCELLATION_WRONG_AUTHORITY)
+    only(cancellations.cancellation_wrong_authority(subject, policy=POLICY), Rule.CANCELLATION_WRONG_AUTHORITY)
 
 
 # ----------------------------------------------------------------------------------------- CANCELLATION_VICTIM_NOT_TOLD
@@ -764,16 +766,17 @@ DUE = REMOVED + timedelta(days=7)
     ],
 )
 def test_victim_not_told(subject: Removal, notified: list[datetime], now: datetime, flagged: bool) -> None:
-    drafts = detectors.victim_not_told(subject, notified_at=notified, now=now, policy=POLICY)
+    drafts = cancellations.victim_not_told(subject, notified_at=notified, now=now, policy=POLICY)
     assert outcome_of(drafts) == (Severity.MEDIUM if flagged else None)
 
 
 def test_victim_notice_limit_is_configurable() -> None:
     one_day = AuditPolicy(victim_notice_days=1)
     now = REMOVED + timedelta(days=2)
-    assert detectors.victim_not_told(removal(), notified_at=[], now=now, policy=POLICY) == []
+    assert cancellations.victim_not_told(removal(), notified_at=[], now=now, policy=POLICY) == []
     flag = only(
-        detectors.victim_not_told(removal(), notified_at=[], now=now, policy=one_day), Rule.CANCELLATION_VICTIM_NOT_TOLD
+        cancellations.victim_not_told(removal(), notified_at=[], now=now, policy=one_day),
+        Rule.CANCELLATION_VICTIM_NOT_TOLD,
     )
     assert flag.evidence["due"] == (REMOVED + timedelta(days=1)).isoformat()
 
@@ -781,7 +784,7 @@ def test_victim_notice_limit_is_configurable() -> None:
 def test_victim_not_told_names_the_removal_and_the_limit() -> None:
     late = DUE + timedelta(hours=5)
     flag = only(
-        detectors.victim_not_told(removal(), notified_at=[late], now=DUE + timedelta(days=1), policy=POLICY),
+        cancellations.victim_not_told(removal(), notified_at=[late], now=DUE + timedelta(days=1), policy=POLICY),
         Rule.CANCELLATION_VICTIM_NOT_TOLD,
     )
     assert (flag.subject, flag.crime_reference, flag.audit_category) == ("e-removal-1", CRN, "violence")
@@ -813,14 +816,14 @@ def test_victim_not_told_names_the_removal_and_the_limit() -> None:
 def test_high_risk_cancellation(category: str, code: str, expected: Severity | None) -> None:
     given = grounds(code, receiving_force="CUM", avi=AVI, duplicate_of="GMP-2026-000050", error="typo")
     subject = removal(code=code, category=category, grounds=given)
-    assert outcome_of(detectors.high_risk_cancellation(subject)) == expected
+    assert outcome_of(cancellations.high_risk_cancellation(subject)) == expected
 
 
 def test_high_risk_cancellation_flags_a_valid_cancellation_and_names_it() -> None:
     subject = removal(category="robbery")
-    assert detectors.cancellation_without_grounds(subject, live_crimes=set()) == []
-    assert detectors.cancellation_wrong_authority(subject, policy=POLICY) == []
-    flag = only(detectors.high_risk_cancellation(subject), Rule.HIGH_RISK_CANCELLATION)
+    assert cancellations.cancellation_without_grounds(subject, live_crimes=set()) == []
+    assert cancellations.cancellation_wrong_authority(subject, policy=POLICY) == []
+    flag = only(cancellations.high_risk_cancellation(subject), Rule.HIGH_RISK_CANCELLATION)
     assert (flag.subject, flag.crime_reference, flag.audit_category) == ("e-removal-1", CRN, "robbery")
     assert CRN in flag.explanation and "34B" in flag.explanation and "robbery" in flag.explanation
     assert "C2" in flag.explanation and "cancelled" in flag.explanation

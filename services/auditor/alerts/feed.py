@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.auditor import alerts_repository
+from services.auditor.alerts import repository
 from services.runtime.database import asyncpg_dsn
 from services.runtime.http import ServiceRuntime
 from services.runtime.kafka import Backoff
@@ -100,7 +100,7 @@ class AlertFeed:
     async def refresh(self, engine: AsyncEngine) -> None:
         """Looks at the stream once and moves the settled position as far as it safely can."""
         async with engine.connect() as conn:
-            top, writing = await alerts_repository.stream_snapshot(conn)
+            top, writing = await repository.stream_snapshot(conn)
         now = time.monotonic()
         known = self._sightings[-1].top if self._sightings else (self.horizon if self.horizon is not None else -1)
         if top > known:

@@ -21,9 +21,9 @@ from uuid import UUID
 import httpx
 from sqlalchemy import Row
 
-from services.auditor import alerts_repository
-from services.auditor.alert_feed import AlertFeed
-from services.auditor.rules.detectors import SEVERITY_ORDER, Severity
+from services.auditor.alerts import repository
+from services.auditor.alerts.feed import AlertFeed
+from services.auditor.rules.flags import at_or_above
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal
 from services.runtime.http import ServiceRuntime
@@ -51,11 +51,6 @@ def delivery_id(subscription_id: UUID, seq: int) -> UUID:
 def encode_alert(body: dict[str, Any]) -> bytes:
     """An alert as the bytes that are signed and sent."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def severities_from(minimum: str) -> list[str]:
-    """The severities at or above a minimum."""
-    return [s.value for s in SEVERITY_ORDER[SEVERITY_ORDER.index(Severity(minimum)) :]]
 
 
 def recipient_host(callback_url: str) -> str:
@@ -161,7 +156,7 @@ class WebhookDeliverer:
     async def _claim(self, runtime: ServiceRuntime, horizon: int, limit: int) -> list[tuple[Row[Any], UUID]]:
         token = uuid.uuid4()
         async with runtime.sessions() as session, session.begin():
-            rows = await alerts_repository.claim_due_subscriptions(
+            rows = await repository.claim_due_subscriptions(
                 session, horizon=horizon, token=token, lease=self.policy.lease, limit=limit
             )
         return [(row, token) for row in rows]
@@ -175,13 +170,13 @@ class WebhookDeliverer:
         release: dict[str, Any] = {}
         try:
             async with runtime.sessions() as session, session.begin():
-                alerts = await alerts_repository.alerts_between(
+                alerts = await repository.alerts_between(
                     session,
                     force=subscription.force,
                     after=subscription.delivered_seq,
                     upto=horizon,
                     rules=subscription.rules,
-                    severities=severities_from(subscription.min_severity),
+                    severities=at_or_above(subscription.min_severity),
                     limit=self.policy.batch,
                 )
             current: Row[Any] | None = subscription
@@ -197,7 +192,7 @@ class WebhookDeliverer:
                 release = {"delivered_seq": horizon}
         finally:
             async with runtime.sessions() as session, session.begin():
-                await alerts_repository.release_lease(session, subscription_id=sid, token=token, **release)
+                await repository.release_lease(session, subscription_id=sid, token=token, **release)
 
     async def _post(self, client: httpx.AsyncClient, subscription: Row[Any], alert: Row[Any]) -> Attempt:
         body = encode_alert(alert.body)
@@ -237,8 +232,8 @@ class WebhookDeliverer:
         disclosure, in one transaction; None when another deliverer has taken the subscription over."""
         sid = subscription.subscription_id
         async with runtime.sessions() as session, session.begin():
-            now = await alerts_repository.database_now(session)
-            number = await alerts_repository.record_delivery(
+            now = await repository.database_now(session)
+            number = await repository.record_delivery(
                 session,
                 {
                     "subscription_id": sid,
@@ -271,7 +266,7 @@ class WebhookDeliverer:
                     "next_attempt_at": now + timedelta(seconds=self.policy.retry_delay(failures)),
                 }
                 suspend = self.policy.suspension(failures, now - failing_since)
-            updated = await alerts_repository.update_leased(
+            updated = await repository.update_leased(
                 session, subscription_id=sid, token=token, lease=self.policy.lease, suspend=suspend, **outcome
             )
             if attempt.disclosed:
