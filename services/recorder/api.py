@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.catalogue import ForceCode, HoClass
-from schemas.contacts import ReportedOffence
-from schemas.envelope import AwareDatetime
 from schemas.events import (
-    CancellationCode,
     CancellationGrounds,
-    CrimeReference,
-    Outcome,
     Role,
-    VerifiableInformation,
 )
-from services.recorder import repository, service
+from services.recorder import lifecycle, repository
+from services.recorder.pending import resolve_pending
+from services.recorder.recording import RecorderPolicy
+from services.recorder.rules.refusal import Refused
+from services.recorder.rules.resolution import Resolution
+from services.recorder.schemas import (
+    CancellationDecisionCreate,
+    CancellationRequestCreate,
+    CancellationRequestRead,
+    CrimeDetail,
+    CrimePage,
+    CrimeRead,
+    DecisionCreate,
+    DecisionRead,
+    HistoryEntry,
+    PendingPage,
+    ReclassificationCreate,
+    VictimNotificationCreate,
+)
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
@@ -32,67 +41,6 @@ READERS = require_roles(Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR, Role.
 CHANGERS = require_roles(Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR)
 AUTHORISERS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR)
 CRN = Annotated[str, Path(pattern=r"^[A-Z]{2,5}-\d{4}-\d{6,}$", max_length=40, description="e.g. GMP-2026-000123")]
-
-
-class CrimeRead(BaseModel):
-    """A crime record."""
-
-    crime_reference: str = Field(description="Unique per force and year, e.g. `GMP-2026-000123`.")
-    contact_id: UUID
-    force: str
-    victim_ref: str | None
-    ho_class: str = Field(description="Home Office class, e.g. `8N` assault with injury.")
-    offence_group: str
-    audit_category: str
-    offender_ref: str | None
-    incident_ref: str | None
-    status: str
-    received_at: datetime
-    recorded_at: datetime
-    recording_deadline: datetime = Field(description="received_at + 24 h: when it had to be recorded by.")
-    transfer_to: str | None
-    rules_version: str
-    recorded_by: str | None = Field(description="Who recorded it; null when the rules did at first contact.")
-
-
-class HistoryEntry(BaseModel):
-    """One change in a crime's life."""
-
-    at: datetime
-    event_type: str
-    by: str | None
-    detail: dict[str, Any]
-
-
-class CrimeDetail(CrimeRead):
-    """A crime record with its whole history (nothing is ever deleted)."""
-
-    history: list[HistoryEntry]
-
-
-class CrimePage(BaseModel):
-    """A page of crime records; pass `next_after` as `after` for the next page."""
-
-    items: list[CrimeRead]
-    next_after: str | None
-
-
-class DecisionRead(BaseModel):
-    """The recording decision for a contact."""
-
-    contact_id: UUID
-    force: str
-    outcome: Outcome
-    rationale: str
-    problems: list[str]
-    rules_version: str
-    received_at: datetime
-    recording_deadline: datetime
-    decided_at: datetime
-    decided_by: str | None
-    transfer_to: str | None
-    n100: bool
-    crime_references: list[str]
 
 
 def _crime(row: Any) -> CrimeRead:
@@ -178,125 +126,13 @@ async def get_decision(request: Request, contact_id: UUID, principal: Annotated[
 # ------------------------------------------------------------------------------------------------ changes
 
 
-class PendingPage(BaseModel):
-    """Pending decisions, oldest deadline first: the work queue."""
-
-    items: list[DecisionRead]
-
-
-class DecisionCreate(BaseModel):
-    """A person's decision on a pending contact."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "outcome": "recorded",
-                    "rationale": "Victim confirmed the assault by phone.",
-                    "offences": [{"victim_ref": "V1", "ho_class": "8N", "offender_ref": "S1", "incident_ref": None}],
-                },
-                {"outcome": "cri", "rationale": "CCTV reviewed.", "credible_evidence": "CCTV shows no contact."},
-            ]
-        },
-    )
-
-    outcome: Literal[Outcome.RECORDED, Outcome.CRI, Outcome.NON_CRIME, Outcome.N100]
-    rationale: str = Field(min_length=1, max_length=4000, description="Why, in words an auditor can check.")
-    offences: list[ReportedOffence] = Field(
-        default_factory=list, max_length=200, description="outcome recorded: the offences, counted by the rules."
-    )
-    credible_evidence: str | None = Field(default=None, max_length=4000, description="outcome cri: the evidence.")
-    closing_category: str | None = Field(default=None, max_length=100, description="outcome non_crime: NSIR closing.")
-
-
-class ReclassificationCreate(BaseModel):
-    """A new Home Office class for a recorded crime."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    new_class: HoClass
-    reason: str = Field(min_length=1, max_length=4000)
-    new_information: bool = Field(description="Whether new information came to light; a downgrade needs it.")
-    new_information_detail: str | None = Field(default=None, max_length=4000)
-
-
-class CancellationRequestCreate(BaseModel):
-    """A request to cancel (C2–C4) or transfer (C1) a recorded crime, with what its code must carry."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "code": "C2",
-                    "explanation": "CCTV shows the phone was dropped, not taken.",
-                    "avi": {"description": "CCTV of the whole incident", "held_at": "CCTV ref MCR-7781, exhibit JB/1"},
-                    "victim_informed": True,
-                    "victim_informed_at": "2026-11-03T10:00:00Z",
-                },
-                {
-                    "code": "C1",
-                    "explanation": "Committed in Cumbria.",
-                    "receiving_force": "CUM",
-                    "victim_informed": False,
-                },
-            ]
-        },
-    )
-
-    code: CancellationCode
-    explanation: str = Field(min_length=1, max_length=4000)
-    receiving_force: ForceCode | None = None
-    avi: VerifiableInformation | None = None
-    duplicate_of: CrimeReference | None = None
-    error: str | None = Field(default=None, max_length=4000)
-    victim_informed: bool
-    victim_informed_at: AwareDatetime | None = None
-
-
-class CancellationDecisionCreate(BaseModel):
-    """An authoriser's decision on a cancellation request."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    note: str = Field(min_length=1, max_length=4000, description="Why approved or rejected.")
-
-
-class CancellationRequestRead(BaseModel):
-    """A cancellation request and its decision."""
-
-    request_id: UUID
-    crime_reference: str
-    force: str
-    code: CancellationCode
-    grounds: dict[str, Any]
-    requested_by: dict[str, Any]
-    requested_at: datetime
-    victim_informed: bool
-    victim_informed_at: datetime | None
-    status: str
-    decided_by: dict[str, Any] | None
-    decided_at: datetime | None
-    decision_note: str | None
-
-
-class VictimNotificationCreate(BaseModel):
-    """That, when and how the victim was told of the cancellation or transfer of their crime."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    notified_at: AwareDatetime
-    method: str = Field(min_length=1, max_length=200, description="phone, letter, in person, email…")
-
-
-def _refused(refusal: service.Refused) -> ProblemError:
+def _refused(refusal: Refused) -> ProblemError:
     errors = [FieldError(field=f"body.{name}", message=message) for name, message in refusal.errors] or None
     return ProblemError(refusal.status, refusal.title, refusal.detail, errors=errors)
 
 
-def _policy(request: Request) -> service.RecorderPolicy:
-    policy: service.RecorderPolicy = request.app.state.policy
+def _policy(request: Request) -> RecorderPolicy:
+    policy: RecorderPolicy = request.app.state.policy
     return policy
 
 
@@ -339,17 +175,17 @@ async def post_decision(
     """Resolves a pending contact: record (the rules count the offences), CRI, non-crime or N100."""
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
-        result = await service.resolve_pending(
+        result = await resolve_pending(
             uow,
             contact_id=contact_id,
             by=principal.actor(),
-            resolution=service.Resolution(
+            resolution=Resolution(
                 outcome=body.outcome, rationale=body.rationale, offences=body.offences,
                 credible_evidence=body.credible_evidence, closing_category=body.closing_category,
             ),
             policy=_policy(request),
         )  # fmt: skip
-        if isinstance(result, service.Refused):
+        if isinstance(result, Refused):
             raise _refused(result)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="decision", subject_ids=[str(contact_id)]
@@ -369,7 +205,7 @@ async def post_reclassification(
     """Changes a recorded crime's class. A move to a less serious class without new information is audited."""
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
-        refusal = await service.reclassify(
+        refusal = await lifecycle.reclassify(
             uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class, reason=body.reason,
             new_information=body.new_information, new_information_detail=body.new_information_detail,
             policy=_policy(request),
@@ -399,11 +235,11 @@ async def post_cancellation_request(
         duplicate_of=body.duplicate_of, error=body.error,
     )  # fmt: skip
     async with runtime.unit_of_work() as uow:
-        result = await service.request_cancellation(
+        result = await lifecycle.request_cancellation(
             uow, crime_reference=crime_reference, by=principal.actor(), grounds=grounds,
             victim_informed=body.victim_informed, victim_informed_at=body.victim_informed_at,
         )  # fmt: skip
-        if isinstance(result, service.Refused):
+        if isinstance(result, Refused):
             raise _refused(result)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
@@ -439,10 +275,10 @@ async def _decide_request(
 ) -> CancellationRequestRead:
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
-        result = await service.decide_cancellation(
+        result = await lifecycle.decide_cancellation(
             uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=_policy(request)
         )
-        if isinstance(result, service.Refused):
+        if isinstance(result, Refused):
             raise _refused(result)
         await runtime.access_log.record(
             uow.session,
@@ -501,7 +337,7 @@ async def post_victim_notification(
     """Records that, when and how the victim was told of the cancellation or transfer of their crime."""
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
-        refusal = await service.notify_victim(
+        refusal = await lifecycle.notify_victim(
             uow, crime_reference=crime_reference, by=principal.actor(), notified_at=body.notified_at,
             method=body.method,
         )  # fmt: skip

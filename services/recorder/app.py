@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from schemas.catalogue import OffenceCatalogue
 from services.recorder import api, handlers
 from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox, outbox
-from services.recorder.service import RecorderPolicy
+from services.recorder.recording import RecorderPolicy
 from services.recorder.settings import RecorderSettings
 from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime

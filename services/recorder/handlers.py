@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import ContactReceived
-from services.recorder import service
-from services.recorder.service import RecorderPolicy
+from services.recorder import first_contact
+from services.recorder.recording import RecorderPolicy
 from services.runtime.kafka import Subscription
 from services.runtime.messaging import UnitOfWork
 
@@ -20,6 +20,6 @@ def subscriptions(*, policy: RecorderPolicy) -> list[Subscription]:
 
     async def on_contacts(uow: UnitOfWork, events: Sequence[tuple[Envelope, BaseModel]]) -> None:
         received = [(e, p) for e, p in events if isinstance(p, ContactReceived)]
-        await service.record_contacts(uow, received, policy=policy)
+        await first_contact.record_contacts(uow, received, policy=policy)
 
     return [Subscription(name="recorder.contacts", topics=[topics.CONTACTS], batch_handler=on_contacts)]

@@ -17,8 +17,9 @@ from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate
 from schemas.envelope import Envelope
 from schemas.events import Actor, ContactReceived, Role, envelope_for
-from services.recorder import repository, service
+from services.recorder import first_contact, repository
 from services.recorder.models import crime_history, crime_reference_counters, crimes, outbox
+from services.recorder.recording import RecorderPolicy
 from services.recorder.rules.authority import AuthorityPolicy
 from services.runtime import clock
 from services.runtime.database import create_session_factory
@@ -26,7 +27,7 @@ from services.runtime.messaging import unit_of_work
 from tests.support import contact
 
 FORCES = ("DYP", "NWP")  # forces no other test records for, so their counters are this test's alone
-POLICY = service.RecorderPolicy(
+POLICY = RecorderPolicy(
     catalogue=OffenceCatalogue.default(), limit=timedelta(hours=24), authority=AuthorityPolicy(), force_authority={}
 )
 VICTIMS = [{"ref": f"V{v}", "kind": "person", "name": f"Victim {v}", "identified": True, "confirmed": True}
@@ -87,7 +88,7 @@ async def test_two_concurrent_runs_number_their_crimes_without_gaps_and_every_ev
 
     async def decide(run: list[tuple[Envelope, ContactReceived]]) -> None:
         async with unit_of_work(sessions, outbox) as uow:
-            await service.record_contacts(uow, run, policy=POLICY)
+            await first_contact.record_contacts(uow, run, policy=POLICY)
 
     await asyncio.gather(*(decide(run) for run in runs))
 
@@ -149,5 +150,5 @@ async def test_a_run_takes_the_counters_of_its_forces_in_one_order_whatever_orde
     for forces in (FORCES, FORCES[::-1]):
         taken.clear()
         async with unit_of_work(create_session_factory(db), outbox) as uow:
-            await service.record_contacts(uow, [received(1, force) for force in forces], policy=POLICY)
+            await first_contact.record_contacts(uow, [received(1, force) for force in forces], policy=POLICY)
         assert taken == sorted(FORCES)

@@ -29,17 +29,33 @@ another victim's missing confirmation; and the contact stays in the work queue o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Final
 
 from schemas.catalogue import AuditCategory, OffenceCatalogue, is_force
 from schemas.contacts import ContactCreate, IncidentCategory, ReportedOffence, ReporterRelationship, Victim
 from schemas.events import Outcome
 from services.recorder.rules.counting import CrimeToRecord, count_crimes
+from services.recorder.rules.outcome import (
+    PENDING_SUMMARY,
+    RULES_VERSION,
+    Decision,
+    PendingItem,
+    PendingKind,
+    recording_deadline,
+    rules_version,
+)
 from services.recorder.rules.policy import DEFAULT_POLICY, RecordingPolicy
+from services.recorder.rules.rationale import (
+    CATEGORY_WORDS,
+    REPORTER_WORDS,
+    bounded_problems,
+    first_contact_rationale,
+    labels,
+    limit_words,
+    rationale,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -53,171 +69,6 @@ __all__ = [
     "recording_deadline",
     "rules_version",
 ]
-
-RULES_VERSION: Final = "ncrs-2026.1"
-"""The version of these rules; a decision stores it with the catalogue's version (see rules_version)."""
-
-MAX_PROBLEMS: Final = 200
-MAX_PROBLEM_CHARS: Final = 1000
-MAX_RATIONALE_CHARS: Final = 10_000
-MAX_DETAIL_LINES: Final = 60
-MAX_N100_LINES: Final = 10
-# The bounds of ContactDecided (problems, rationale): a decision must always fit in its event.
-
-
-class PendingKind(StrEnum):
-    """Why part of a contact waits for a person's decision."""
-
-    NO_OFFENCE_CLASSIFIED = "no_offence_classified"
-    CLASS_NOT_RECORDABLE = "class_not_recordable"
-    NO_VICTIM_NAMED = "no_victim_named"
-    VICTIM_NOT_IDENTIFIED = "victim_not_identified"
-    VICTIM_NOT_CONFIRMED = "victim_not_confirmed"
-    POINTS_TO_PROVE = "points_to_prove"
-    FORCE_AREA_UNKNOWN = "force_area_unknown"
-    HELD_BY_POLICY = "held_by_policy"
-
-
-_PENDING_SUMMARY: Final[dict[PendingKind, str]] = {
-    PendingKind.NO_OFFENCE_CLASSIFIED: "no offence classified",
-    PendingKind.CLASS_NOT_RECORDABLE: "a class the force may not record under",
-    PendingKind.NO_VICTIM_NAMED: "a victim-based offence naming no victim",
-    PendingKind.VICTIM_NOT_IDENTIFIED: "a victim not identified",
-    PendingKind.VICTIM_NOT_CONFIRMED: "a third-party report the victim has not confirmed",
-    PendingKind.POINTS_TO_PROVE: "an offence against the state whose points to prove are not made out",
-    PendingKind.FORCE_AREA_UNKNOWN: "a force area crimerec does not know",
-    PendingKind.HELD_BY_POLICY: "crimes held by force policy until the whole contact is decided",
-}
-
-
-@dataclass(frozen=True)
-class PendingItem:
-    """One thing in a contact that a person must decide, where it is, and why the rules cannot decide it."""
-
-    kind: PendingKind
-    where: str
-    """Where in the contact, as in problems: victims.V2, offences.3.ho_class, location.force_area."""
-    reason: str
-    offences: tuple[int, ...] = ()
-    """Indices into contact.offences that wait on this item."""
-    victim_ref: str | None = None
-    ho_class: str | None = None
-    """The class the crime would be recorded under (the principal one), when there is one."""
-    incident_ref: str | None = None
-
-    @property
-    def problem(self) -> str:
-        """The item as one line of Decision.problems."""
-        return f"{self.where}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The recording decision for one contact, with its reasons."""
-
-    outcome: Outcome
-    crimes: tuple[CrimeToRecord, ...]
-    """The crimes to record now, principal crime first; also under outcome pending (a mixed contact)."""
-    rationale: str
-    recording_deadline: datetime
-    problems: tuple[str, ...] = ()
-    """What a person must decide, one line each ('where: why'); empty unless the outcome is pending."""
-    transfer_to: str | None = None
-    """The force the recorded crimes are transferred to (committed in its area; HOCR G, cancellation C1)."""
-    n100: bool = False
-    rules_version: str = field(default=RULES_VERSION)
-    """decide() always sets this to rules_version(catalogue, policy)."""
-    decision_deadline: datetime | None = None
-    """When a pending decision must be made: the recording deadline, which is never reset."""
-    pending_reason: str | None = None
-    """In a few words, why the contact is pending."""
-    pending: tuple[PendingItem, ...] = ()
-    n100_offences: tuple[int, ...] = ()
-    """Indices into contact.offences of the reported rapes not recorded at once as rape."""
-    referred_to_action_fraud: tuple[int, ...] = ()
-    """Indices into contact.offences of the frauds the force does not record (Action Fraud does)."""
-    closing_category: IncidentCategory | None = None
-    """The NSIR category a non-crime incident is closed in."""
-    credible_evidence: str | None = None
-    """A CRI for credible evidence to the contrary: that evidence, as reported (ContactDecided.credible_evidence)."""
-
-
-def recording_deadline(received_at: datetime, limit: timedelta) -> datetime:
-    """NCRS: recorded within the limit (default 24 h) of the report; the clock starts at receipt, never resets."""
-    return received_at + limit
-
-
-def rules_version(catalogue: OffenceCatalogue, policy: RecordingPolicy = DEFAULT_POLICY) -> str:
-    """The version a decision is made by: these rules, the catalogue's content and, if not the default, the policy."""
-    version = f"{RULES_VERSION}+{catalogue.version}"
-    if policy is not DEFAULT_POLICY and (digest := policy.digest()) != DEFAULT_POLICY.digest():
-        version += f".p{digest}"
-    return version
-
-
-# ------------------------------------------------------------------------------------------------------- words
-
-_REPORTER_WORDS: Final[dict[ReporterRelationship, str]] = {
-    ReporterRelationship.VICTIM: "the victim",
-    ReporterRelationship.ACTING_FOR_VICTIM: "someone acting for the victim",
-    ReporterRelationship.WITNESS: "a witness",
-    ReporterRelationship.THIRD_PARTY: "a third party",
-    ReporterRelationship.PROFESSIONAL: "a professional",
-    ReporterRelationship.POLICE: "the police",
-}
-
-_CATEGORY_WORDS: Final[dict[IncidentCategory, str]] = {
-    IncidentCategory.CRIME: "crime",
-    IncidentCategory.ASB: "anti-social behaviour",
-    IncidentCategory.PUBLIC_SAFETY: "public safety and welfare",
-    IncidentCategory.TRANSPORT: "transport",
-}
-
-
-def _plural(count: int, noun: str, plural: str | None = None) -> str:
-    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
-
-
-def _class_label(code: str, catalogue: OffenceCatalogue) -> str:
-    offence = catalogue.get(code)
-    return f"{code} ({offence.name})" if offence is not None else f"{code} (not in the catalogue)"
-
-
-def _labels(codes: Iterable[str], catalogue: OffenceCatalogue) -> str:
-    return ", ".join(_class_label(code, catalogue) for code in codes)
-
-
-def _incident_words(incident_ref: str | None) -> str:
-    return "" if incident_ref is None else f" in incident '{incident_ref}'"
-
-
-def _limit_words(limit: timedelta) -> str:
-    hours = limit.total_seconds() / 3600
-    return f"{format(hours, 'g')}-hour"
-
-
-def _bounded_problems(items: Sequence[PendingItem]) -> tuple[str, ...]:
-    lines = [_shorten(item.problem, MAX_PROBLEM_CHARS) for item in items]
-    if len(lines) > MAX_PROBLEMS:
-        rest = len(lines) - (MAX_PROBLEMS - 1)
-        lines = [
-            *lines[: MAX_PROBLEMS - 1],
-            f"and {rest} more of the same kinds, listed in the decision's pending items",
-        ]
-    return tuple(lines)
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _rationale(head: Sequence[str], details: Sequence[str], tail: Sequence[str] = ()) -> str:
-    """Plain English for a supervisor: what was decided, then each crime or open matter, then transfer and N100."""
-    shown = list(details[:MAX_DETAIL_LINES])
-    if len(details) > MAX_DETAIL_LINES:
-        shown.append(f"- … and {len(details) - MAX_DETAIL_LINES} more, listed in the decision.")
-    return _shorten("\n".join([*head, *shown, *tail]), MAX_RATIONALE_CHARS)
-
 
 # ------------------------------------------------------------------------------------------------------- rules
 
@@ -266,7 +117,7 @@ def _victim_blocker(
     return (
         PendingKind.VICTIM_NOT_CONFIRMED,
         f"victims.{offence.victim_ref}",
-        f"{offence.victim_ref} has not confirmed what {_REPORTER_WORDS[reporter]} reported: NCRS records a "
+        f"{offence.victim_ref} has not confirmed what {REPORTER_WORDS[reporter]} reported: NCRS records a "
         "third-party report once the victim confirms it, so a person must reach the victim or decide",
     )
 
@@ -321,7 +172,7 @@ def _sort_offences(contact: ContactCreate, catalogue: OffenceCatalogue, policy: 
             result.recordable.append((index, offence))
         else:
             reason = (
-                f"an offence against the state reported by {_REPORTER_WORDS[reporter]}: NCRS records it when the "
+                f"an offence against the state reported by {REPORTER_WORDS[reporter]}: NCRS records it when the "
                 "points to prove are made out, so a person must decide"
             )
             result.waiting.setdefault((PendingKind.POINTS_TO_PROVE, "", reason), []).append((index, offence))
@@ -363,46 +214,6 @@ def _held_items(crimes: Sequence[CrimeToRecord]) -> list[PendingItem]:
     ]
 
 
-def _waiting_line(item: PendingItem, catalogue: OffenceCatalogue) -> str:
-    what = ""
-    if item.ho_class is not None and item.kind is not PendingKind.CLASS_NOT_RECORDABLE:
-        what = f", {_class_label(item.ho_class, catalogue)}{_incident_words(item.incident_ref)}"
-    return f"- Waiting: {item.where}{what}: {item.reason}."
-
-
-def _crime_line(
-    crime: CrimeToRecord, contact: ContactCreate, catalogue: OffenceCatalogue, policy: RecordingPolicy
-) -> str:
-    entry = catalogue.get(crime.ho_class)
-    where = _incident_words(crime.incident_ref)
-    offenders = f", offender {', '.join(crime.offender_refs)}" if crime.offender_refs else ""
-    if entry is not None and not entry.victim_based:
-        line = (
-            f"- Against the state: {_class_label(crime.ho_class, catalogue)}{where}{offenders}; the points to prove "
-            f"are made out by {_REPORTER_WORDS[contact.reporter.relationship]} (NCRS)."
-        )
-        if crime.absorbed:
-            line += f" Reported {len(crime.counted_offences)} times in the incident, counted once."
-        return line
-    victim = next((v for v in contact.victims if v.ref == crime.victim_ref), None)
-    kind = f" ({victim.kind.value})" if victim is not None else ""
-    if contact.reporter.relationship in policy.victim_account_relationships:
-        account = f"reported by {_REPORTER_WORDS[contact.reporter.relationship]}"
-    else:
-        account = f"confirmed by the victim after a report by {_REPORTER_WORDS[contact.reporter.relationship]}"
-    line = f"- {crime.victim_ref}{kind}: {_class_label(crime.ho_class, catalogue)}{where}{offenders}, {account}; " + (
-        "one crime for this victim (HOCR section D)."
-        if crime.incident_ref is None
-        else "one crime for this victim in this incident (HOCR sections D and E)."
-    )
-    if crime.absorbed:
-        line += (
-            f" Counted within it as one finished incident against the same victim: "
-            f"{_labels(crime.absorbed, catalogue)} (HOCR sections E and F: the principal crime is the most serious)."
-        )
-    return line
-
-
 def _without_offences(contact: ContactCreate, deadline: datetime, version: str, limit: timedelta) -> Decision:
     category = contact.incident.category
     if category is not IncidentCategory.CRIME:
@@ -412,7 +223,7 @@ def _without_offences(contact: ContactCreate, deadline: datetime, version: str, 
             crimes=(),
             rationale=(
                 f"Non-crime incident: the report discloses no notifiable offence; closed in the NSIR category "
-                f"{_CATEGORY_WORDS[category]} ({category.value})."
+                f"{CATEGORY_WORDS[category]} ({category.value})."
             ),
             recording_deadline=deadline,
             rules_version=version,
@@ -442,14 +253,14 @@ def _without_offences(contact: ContactCreate, deadline: datetime, version: str, 
         crimes=(),
         rationale=(
             f"Pending: a crime-related contact with no offence classified; a person must decide by "
-            f"{deadline.isoformat()} (the {_limit_words(limit)} recording clock started at receipt, "
+            f"{deadline.isoformat()} (the {limit_words(limit)} recording clock started at receipt, "
             f"{contact.received_at.isoformat()}, and is not reset)."
         ),
         recording_deadline=deadline,
         problems=(item.problem,),
         rules_version=version,
         decision_deadline=deadline,
-        pending_reason=_PENDING_SUMMARY[item.kind],
+        pending_reason=PENDING_SUMMARY[item.kind],
         pending=(item,),
     )
 
@@ -469,11 +280,11 @@ def _crime_related_incident(
     return Decision(
         outcome=Outcome.CRI,
         crimes=(),
-        rationale=_rationale(
+        rationale=rationale(
             [
                 "Crime-related incident (CRI): credible evidence to the contrary is immediately available: "
                 f'"{contact.credible_evidence_to_contrary}"',
-                f"Reported: {_labels(codes, catalogue)}. On the balance of probability the NCRS test is not met, "
+                f"Reported: {labels(codes, catalogue)}. On the balance of probability the NCRS test is not met, "
                 "so no crime is recorded; this reason is kept for audit.",
             ],
             [],
@@ -503,31 +314,24 @@ def _unrecorded_rapes(
     return tuple(index for index in rapes if index not in recorded_as_rape)
 
 
-def _n100_lines(
-    unrecorded: tuple[int, ...],
-    crimes: Sequence[CrimeToRecord],
-    transfer_to: str | None,
-    contact: ContactCreate,
-    catalogue: OffenceCatalogue,
-) -> list[str]:
-    lines = []
-    for index in unrecorded:
-        offence = contact.offences[index]
-        crime = next((crime for crime in crimes if index in crime.counted_offences), None)
-        if crime is None:
-            why = "is not recorded at once as a rape crime: it waits for a person's decision"
-        elif transfer_to is not None:
-            why = f"is recorded here and transferred to {transfer_to}, so an N100 record stays behind (cancellation C1)"
-        else:
-            why = (
-                f"is counted within the more serious principal crime {_class_label(crime.ho_class, catalogue)} "
-                "(HOCR section F), so it is not recorded as rape"
-            )
-        against = f" against {offence.victim_ref}" if offence.victim_ref else ""
-        lines.append(f"N100: the reported rape {_class_label(offence.ho_class, catalogue)}{against} {why}.")
-    if len(lines) > MAX_N100_LINES:
-        lines = [*lines[:MAX_N100_LINES], f"N100: and {len(lines) - MAX_N100_LINES} more reported rapes likewise."]
-    return lines
+def _transfer_to(contact: ContactCreate, crimes: Sequence[CrimeToRecord], pending: list[PendingItem]) -> str | None:
+    """HOCR section G and Annex A: a crime committed in another force's area is recorded by the force that received
+    it and transferred to that force (cancellation C1); the clock is not reset by the transfer. An area crimerec does
+    not know waits for a person (added to `pending`)."""
+    area = contact.location.force_area
+    if area is None or area == contact.force or not (crimes or pending):
+        return None
+    if is_force(area):
+        return area if crimes else None
+    pending.append(
+        PendingItem(
+            kind=PendingKind.FORCE_AREA_UNKNOWN,
+            where="location.force_area",
+            reason=f"{area} is not a force crimerec knows: a person must say which force the crimes are "
+            "transferred to (HOCR section G)",
+        )
+    )
+    return None
 
 
 def decide(
@@ -554,23 +358,7 @@ def decide(
         pending = sorted([*pending, *_held_items(crimes)], key=lambda item: min(item.offences, default=-1))
         crimes = ()
 
-    # HOCR section G and Annex A: a crime committed in another force's area is recorded by the force that
-    # received it and transferred to that force (cancellation C1); the clock is not reset by the transfer.
-    area = contact.location.force_area
-    transfer_to: str | None = None
-    out_of_area = area is not None and area != contact.force
-    if area is not None and out_of_area and (crimes or pending):
-        if is_force(area):
-            transfer_to = area if crimes else None
-        else:
-            pending.append(
-                PendingItem(
-                    kind=PendingKind.FORCE_AREA_UNKNOWN,
-                    where="location.force_area",
-                    reason=f"{area} is not a force crimerec knows: a person must say which force the crimes are "
-                    "transferred to (HOCR section G)",
-                )
-            )
+    transfer_to = _transfer_to(contact, crimes, pending)
 
     unrecorded_rapes = _unrecorded_rapes(rapes, crimes, transfer_to, catalogue)
     if pending:
@@ -581,68 +369,22 @@ def decide(
         # Only fraud is left: crime-related, but not the force's to record (Action Fraud records it nationally).
         outcome = Outcome.CRI
 
-    head: list[str] = []
-    details: list[str] = []
-    tail: list[str] = []
-    reporter = _REPORTER_WORDS[contact.reporter.relationship]
-    if outcome is Outcome.PENDING:
-        head.append(
-            f"Pending: {_plural(len(pending), 'matter')} must be decided by a person by {deadline.isoformat()} (the "
-            f"{_limit_words(limit)} recording clock started at receipt, {contact.received_at.isoformat()}, and is "
-            "not reset)."
-        )
-        details.extend(_waiting_line(item, catalogue) for item in pending)
-        if crimes:
-            head.append(
-                f"Recorded at first contact all the same, on the account reported by {reporter}: "
-                f"{_plural(len(crimes), 'crime')} (recording never waits for the rest)."
-            )
-    elif outcome is Outcome.RECORDED:
-        head.append(
-            f"Recorded at first contact (NCRS): {_plural(len(crimes), 'crime')}. The circumstances as reported by "
-            f"{reporter} amount to notifiable offences and there is no credible evidence to the contrary."
-        )
-    else:
-        head.append(
-            "Crime-related incident (CRI): the report discloses only fraud, which Action Fraud records nationally; "
-            "the force records no crime and refers the victim to Action Fraud."
-        )
-    details.extend(_crime_line(crime, contact, catalogue, policy) for crime in crimes)
-    if sorted_offences.fraud and outcome is not Outcome.CRI:
-        frauds = dict.fromkeys(contact.offences[i].ho_class for i in sorted_offences.fraud)
-        tail.append(
-            f"Not recorded by the force: {_labels(frauds, catalogue)} is fraud, recorded nationally by Action Fraud; "
-            "the victim is referred to Action Fraud."
-        )
-    elif outcome is Outcome.CRI:
-        frauds = dict.fromkeys(contact.offences[i].ho_class for i in sorted_offences.fraud)
-        details.append(f"- Fraud reported: {_labels(frauds, catalogue)}.")
-    if transfer_to is not None:
-        tail.append(
-            f"Committed in {transfer_to}'s area: recorded here at first contact and transferred to {transfer_to} "
-            "(HOCR section G, cancellation C1); the recording clock is not reset."
-        )
-    elif out_of_area and area is not None and is_force(area) and pending:
-        tail.append(f"Committed in {area}'s area: whatever is recorded is then transferred to {area} (HOCR G).")
-    if contact.incident.category is not IncidentCategory.CRIME:
-        tail.append(
-            f"Opened as NSIR {_CATEGORY_WORDS[contact.incident.category]}, but the report discloses notifiable "
-            "offences, so NCRS decides it (the closing category may differ from the opening one)."
-        )
-    tail.extend(_n100_lines(unrecorded_rapes, crimes, transfer_to, contact, catalogue))
-
+    text = first_contact_rationale(
+        contact, outcome=outcome, crimes=crimes, pending=pending, frauds=sorted_offences.fraud, deadline=deadline,
+        limit=limit, transfer_to=transfer_to, unrecorded_rapes=unrecorded_rapes, catalogue=catalogue, policy=policy,
+    )  # fmt: skip
     kinds = dict.fromkeys(item.kind for item in pending)
     return Decision(
         outcome=outcome,
         crimes=crimes,
-        rationale=_rationale(head, details, tail),
+        rationale=text,
         recording_deadline=deadline,
-        problems=_bounded_problems(pending),
+        problems=bounded_problems(pending),
         transfer_to=transfer_to,
         n100=bool(unrecorded_rapes),
         rules_version=version,
         decision_deadline=deadline if pending else None,
-        pending_reason="; ".join(_PENDING_SUMMARY[kind] for kind in kinds) if pending else None,
+        pending_reason="; ".join(PENDING_SUMMARY[kind] for kind in kinds) if pending else None,
         pending=tuple(pending),
         n100_offences=unrecorded_rapes,
         referred_to_action_fraud=tuple(sorted_offences.fraud),

@@ -1,0 +1,78 @@
+"""Pending decisions: a person decides a contact the rules left pending, and what it amounts to is recorded."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from schemas.contacts import ContactCreate
+from schemas.events import Actor, Outcome
+from services.recorder import repository
+from services.recorder.recording import (
+    Events,
+    RecorderPolicy,
+    Writes,
+    allocate_references,
+    decided_event,
+    record_crimes,
+    record_n100,
+)
+from services.recorder.rules.decision import Decision
+from services.recorder.rules.refusal import Refused
+from services.recorder.rules.resolution import Pending, Resolution, resolve, unit
+from services.runtime import clock
+from services.runtime.messaging import UnitOfWork
+
+
+async def resolve_pending(
+    uow: UnitOfWork, *, contact_id: UUID, by: Actor, resolution: Resolution, policy: RecorderPolicy
+) -> Refused | Decision:
+    """A person decides a pending contact: records its crimes (counted by the rules), or CRI, non-crime or N100."""
+    session = uow.session
+    current = await repository.lock_decision(session, contact_id)
+    if current is None or current.force != by.force:
+        return Refused(404, "Not found", f"No decision for contact {contact_id} in {by.force}.")
+    if current.outcome != Outcome.PENDING.value:
+        return Refused(409, "Already decided", f"Contact {contact_id} was already decided: {current.outcome}.")
+    body = await repository.get_contact_body(session, contact_id)
+    assert body is not None
+    contact = ContactCreate.model_validate(body)
+    existing = await repository.list_crimes(session, force=by.force, contact_id=contact_id, limit=500)
+    pending = Pending(
+        contact=contact,
+        recording_deadline=current.recording_deadline,
+        n100=current.n100,
+        recorded=[(unit(c.victim_ref, c.ho_class, c.incident_ref), c.crime_reference) for c in existing],
+    )
+    decision = resolve(pending, resolution, catalogue=policy.catalogue, limit=policy.limit)
+    if isinstance(decision, Refused):
+        return decision
+    now = clock.now()
+    events = Events(uow, correlation_id=contact_id)
+    writes = Writes()
+    references = await allocate_references(session, force=contact.force, now=now, count=len(decision.crimes))
+    record_crimes(
+        writes, events, contact=contact, contact_id=contact_id, decision=decision, references=references, by=by,
+        now=now, policy=policy,
+    )  # fmt: skip
+    await repository.update_decision(
+        session, contact_id, outcome=decision.outcome.value, rationale=decision.rationale, problems=[],
+        rules_version=decision.rules_version, decided_at=now, decided_by=by.principal,
+        transfer_to=decision.transfer_to, n100=decision.n100,
+    )  # fmt: skip
+    await repository.add_decision_history(
+        session, contact_id=contact_id, at=now, outcome=decision.outcome.value, by=by.principal,
+        rationale=decision.rationale,
+    )  # fmt: skip
+    if decision.n100 and not current.n100:
+        record_n100(
+            writes, events, contact=contact, contact_id=contact_id, reason=decision.rationale, crime_reference=None,
+            by=by, now=now, catalogue=policy.catalogue,
+        )  # fmt: skip
+    await writes.flush(session)
+    events.emit(
+        decided_event(
+            contact_id, current.force, current.received_at, decision, references, by, now,
+            credible_evidence=resolution.credible_evidence,
+        )
+    )  # fmt: skip
+    return decision
