@@ -16,6 +16,8 @@ from typing import Any
 from schemas.screening import OffenceFamily
 from services.recorder.rules.screening.text import clauses, negated
 
+CONTEXT_FLOOR: float = 0.5
+"""A context rule fires only beside a family scoring at least this on its own rules."""
 MAX_PHRASE: int = 60
 """A matched phrase quoted in the evidence is cut to this many characters: never the narrative itself."""
 
@@ -84,7 +86,9 @@ class PhraseRules:
         # Rules that need another family to have fired are matched last.
         self._plain = [r for r in self.rules if not r.requires]
         self._context = [r for r in self.rules if r.requires]
-        self._neutraliser = re.compile("|".join(f"(?:{n.pattern})" for n in self.neutralisers)) if neutralisers else None
+        self._neutraliser = (
+            re.compile("|".join(f"(?:{n.pattern})" for n in self.neutralisers)) if neutralisers else None
+        )
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> PhraseRules:
@@ -128,6 +132,13 @@ class PhraseRules:
         ]
         return cls(version=f"{declared}.{digest}", rules=rules, neutralisers=neutralisers, dampeners=dampeners)
 
+    @staticmethod
+    def _record(rule: PhraseRule, text: str, starts: list[int], findings: RuleFindings) -> None:
+        hit = _first_hit(rule, text, starts)
+        if hit is None:
+            return
+        (findings.fired if hit.negated_by is None else findings.negated).append(hit)
+
     def match(self, text: str) -> RuleFindings:
         """What the rules find in a prepared text (see text.prepare_text)."""
         findings = RuleFindings()
@@ -138,26 +149,15 @@ class PhraseRules:
             text = self._neutraliser.sub(lambda m: " " * len(m.group()), text)
         spans = clauses(text)
         starts = [offset for offset, _ in spans]
-        fired_families: set[OffenceFamily] = set()
-        for rules in (self._plain, self._context):
-            for rule in rules:
-                if rule.requires and not (rule.requires & fired_families):
-                    continue
-                hit = _first_hit(rule, text, starts)
-                if hit is None:
-                    continue
-                if hit.negated_by is None:
-                    findings.fired.append(hit)
-                    if not rule.requires:
-                        fired_families.add(rule.family)
-                else:
-                    findings.negated.append(hit)
-        for family in {h.rule.family for h in findings.fired}:
-            miss = 1.0
-            for hit in findings.fired:
-                if hit.rule.family is family:
-                    miss *= 1 - hit.rule.weight
-            findings.families[family] = 1 - miss
+        for rule in self._plain:
+            self._record(rule, text, starts, findings)
+        findings.families = _family_scores(findings.fired)
+        # A context rule (a partner named beside a blow) fires only beside a family that is itself a sign.
+        strong = {f for f, score in findings.families.items() if score >= CONTEXT_FLOOR}
+        for rule in self._context:
+            if rule.requires & strong:
+                self._record(rule, text, starts, findings)
+        findings.families = _family_scores(findings.fired)
         for dampener in self.dampeners:
             if findings.families and dampener.pattern.search(text):
                 findings.dampened.append(dampener)
@@ -165,6 +165,14 @@ class PhraseRules:
                     if not dampener.families or family in dampener.families:
                         findings.families[family] *= dampener.factor
         return findings
+
+
+def _family_scores(fired: list[PhraseHit]) -> dict[OffenceFamily, float]:
+    """Each family's score: the noisy-or of the weights of its rules that fired."""
+    misses: dict[OffenceFamily, float] = {}
+    for hit in fired:
+        misses[hit.rule.family] = misses.get(hit.rule.family, 1.0) * (1 - hit.rule.weight)
+    return {family: 1 - miss for family, miss in misses.items()}
 
 
 def _first_hit(rule: PhraseRule, text: str, starts: list[int]) -> PhraseHit | None:
