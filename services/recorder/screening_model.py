@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from schemas.contacts import ContactCreate
 from schemas.screening import ScreeningMode, ScreeningResult
