@@ -73,6 +73,8 @@ RULE_CASES: list[tuple[str, bool, OffenceFamily | None]] = [
     ("The boss keeps their passports and they work for no money.", True, F.MODERN_SLAVERY),
     ("A courier collected her bank cards after a call from the bank.", True, F.FRAUD),
     ("He has been stalking her for weeks.", True, F.THREATS_HARASSMENT),
+    ("Caller reports harassment by her former landlord.", True, F.THREATS_HARASSMENT),
+    ("She is not being harassed, she just wants advice.", False, None),
 ]
 
 
