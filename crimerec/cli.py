@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from crimerec import stack
+from crimerec.screening import app as screening_app
 from schemas.catalogue import FORCES
 from schemas.events import Role
 from services.runtime.settings import EngineSettings
@@ -21,6 +22,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outboxes and topics.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(screening_app, name="screening")
 console = Console()
 
 DatabaseUrl = Annotated[

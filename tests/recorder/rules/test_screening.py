@@ -1,0 +1,208 @@
+"""The narrative screener's phrase rules and combined result, as tables of narratives.
+
+Pure: no database, no broker (the shipped rules and model files are read once).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.contacts import ContactCreate
+from schemas.screening import OffenceFamily, ScreeningMode, ScreeningResult
+from services.recorder.rules.screening import SCREEN_CHARS, prepare_text, screen_contact, screen_text
+from services.recorder.screening_model import load_model, load_rules
+
+RULES = load_rules()
+MODEL, _ = load_model()
+F = OffenceFamily
+
+# (narrative, fires, a family the rules must suggest when it fires)
+RULE_CASES: list[tuple[str, bool, OffenceFamily | None]] = [
+    # negation: "did not hit", "never touched", "no one was hurt"
+    ("he did not hit me", False, None),
+    ("He didn't hit her, he just shouted and left.", False, None),
+    ("She said he never touched her.", False, None),
+    ("No one was hurt and nothing was damaged.", False, None),
+    ("Nobody was assaulted, verbal argument only.", False, None),
+    ("IP states no assault, verbal argt only, NFA.", False, None),
+    ("She denies being assaulted.", False, None),
+    ("Caller was not robbed, she found her purse.", False, None),
+    # reported speech that negates, and that does not
+    ("she said nothing happened", False, None),
+    ("Officers spoke to her alone and she said nothing happened.", False, None),
+    ("he said he would kill me", True, F.THREATS_HARASSMENT),
+    ("She says he told her he'd slit her throat while she slept.", True, F.THREATS_HARASSMENT),
+    ("He said he was going to stab me if I called the police.", True, F.THREATS_HARASSMENT),
+    ("Caller states her ex threatened to kill her.", True, F.THREATS_HARASSMENT),
+    # a negation does not reach past "but" or a full stop
+    ("He did not hit me but he pushed me down the stairs.", True, F.VIOLENCE),
+    ("No one else was there. He punched me in the face.", True, F.VIOLENCE),
+    ("Not sure if he hit her, neighbour heard thuds.", True, F.VIOLENCE),
+    # hard negatives that sound alarming
+    ("Just trying to kill time in the car park.", False, None),
+    ("Teenagers shot a video on the bridge.", False, None),
+    ("The boiler attacked by rust is leaking.", False, None),
+    ("He threatened to tell mum about the vase.", False, None),
+    ("My feet are killing me after the run.", False, None),
+    ("Customer had a panic attack in the queue.", False, None),
+    ("Loud music from a house party.", False, None),
+    ("Lost my wallet between the pub and the taxi rank.", False, None),
+    ("Concern for welfare, found safe and well.", False, None),
+    ("", False, None),
+    # officer shorthand and voices
+    ("IP states susp punched her x2, no inj visible", True, F.VIOLENCE),
+    ("MOP reports a male being kicked on the floor by 3 others", True, F.VIOLENCE),
+    ("susp kicked IP in the leg numerous times", True, F.VIOLENCE),
+    ("my son got jumped on the way home, two lads battered him", True, F.VIOLENCE),
+    ("Customer assalted the pharmacist", True, F.VIOLENCE),
+    # each family
+    ("He grabbed her by the throat during the argument.", True, F.VIOLENCE),
+    ("She woke up and he had raped her.", True, F.SEXUAL),
+    ("A man exposed himself to her in the park.", True, F.SEXUAL),
+    ("He keeps groping me in the stock room.", True, F.SEXUAL),
+    ("He checks my phone, won't let me see my friends, takes my bank card.", True, F.DOMESTIC_ABUSE),
+    ("She is not allowed out and he controls all the money.", True, F.DOMESTIC_ABUSE),
+    ("Her husband punched her in the kitchen.", True, F.DOMESTIC_ABUSE),
+    ("Someone stole my bike from the rack.", True, F.THEFT_ROBBERY),
+    ("Two males robbed him of his phone at knifepoint.", True, F.THEFT_ROBBERY),
+    ("Back door forced and the laptop is gone.", True, F.THEFT_ROBBERY),
+    ("They slashed all four tyres on his van.", True, F.CRIMINAL_DAMAGE),
+    ("Youths sprayed graffiti on the church wall.", True, F.CRIMINAL_DAMAGE),
+    ("The boss keeps their passports and they work for no money.", True, F.MODERN_SLAVERY),
+    ("A courier collected her bank cards after a call from the bank.", True, F.FRAUD),
+    ("He has been stalking her for weeks.", True, F.THREATS_HARASSMENT),
+    ("Caller reports harassment by her former landlord.", True, F.THREATS_HARASSMENT),
+    ("She is not being harassed, she just wants advice.", False, None),
+]
+
+
+@pytest.mark.parametrize(("narrative", "fires", "family"), RULE_CASES)
+def test_phrase_rules(narrative: str, fires: bool, family: OffenceFamily | None) -> None:
+    result = screen_text(narrative, rules=RULES, model=None)
+    assert result.positive is fires, result.evidence
+    assert result.mode is ScreeningMode.RULES_ONLY
+    if family is not None:
+        assert family in result.families, result.families
+    if not fires:
+        assert result.families == []
+
+
+@pytest.mark.parametrize(
+    ("narrative", "fires"),
+    [
+        ("he did not hit me", False),
+        ("she said nothing happened", False),
+        ("he said he would kill me", True),
+        ("no one was hurt", False),
+        ("IP states susp punched her x2, no inj visible", True),
+        ("Just trying to kill time.", False),
+    ],
+)
+def test_combined_screener_keeps_the_rules_verdict_on_plain_cases(narrative: str, fires: bool) -> None:
+    assert MODEL is not None, "the shipped model file must load"
+    result = screen_text(narrative, rules=RULES, model=MODEL)
+    assert result.positive is fires
+    assert result.mode is ScreeningMode.RULES_AND_MODEL
+    assert result.model_score is not None
+    assert "+model-" in result.screener_version
+
+
+def test_negated_phrase_is_named_in_the_evidence() -> None:
+    result = screen_text("He did not hit me.", rules=RULES, model=None)
+    assert result.evidence == ["negated by 'not': 'hit me'"]
+
+
+def test_evidence_quotes_phrases_never_the_narrative() -> None:
+    narrative = "Caller says " + "her neighbour shouted at her over the fence and " * 40 + "then punched her."
+    result = screen_text(narrative, rules=RULES, model=MODEL)
+    assert result.positive
+    assert all(len(e) <= 120 for e in result.evidence)
+    assert "violence/blow: 'punched'" in result.evidence
+
+
+def test_a_100_kb_narrative_is_capped_and_says_so() -> None:
+    narrative = "He punched me. " + "x" * 100_000
+    result = screen_text(narrative, rules=RULES, model=MODEL)
+    assert result.truncated
+    assert result.positive
+    assert f"text cut at {SCREEN_CHARS} characters" in result.evidence
+    assert len(prepare_text(narrative).text) == SCREEN_CHARS
+
+
+def test_a_disclosure_past_the_cap_is_not_read() -> None:
+    narrative = "Caller chatted about the weather. " * 700 + "He punched me."
+    result = screen_text(narrative, rules=RULES, model=None)
+    assert result.truncated
+    assert not result.positive
+
+
+@pytest.mark.parametrize(
+    "narrative",
+    [
+        "",
+        None,
+        "   \n\t ",
+        "\x00\x01\x02\x1b[31m\x7f",
+        "Звонящая сообщает, что муж её ударил",
+        "المتصل يبلغ عن سرقة",
+        "来电者报告被打 😀🔥💥",
+        "\u202etxet desrever\u202c",
+        "\ufeff" * 100,
+    ],
+)
+def test_bad_input_gives_a_clean_result(narrative: str | None) -> None:
+    result = screen_text(narrative, rules=RULES, model=MODEL)
+    assert isinstance(result, ScreeningResult)
+    assert 0 <= result.score <= 1
+
+
+def test_empty_text_is_a_clean_negative() -> None:
+    result = screen_text("", rules=RULES, model=MODEL)
+    assert (result.positive, result.score, result.families, result.evidence, result.truncated) == (
+        False,
+        0.0,
+        [],
+        [],
+        False,
+    )
+
+
+def test_control_characters_are_stripped_before_matching() -> None:
+    result = screen_text("he pun\x00ched me. he \x07punched\x1b me", rules=RULES, model=None)
+    assert result.positive
+    assert "violence/blow: 'punched'" in result.evidence
+
+
+@given(st.text(max_size=400))
+def test_any_text_is_screened_without_error(text: str) -> None:
+    result = screen_text(text, rules=RULES, model=MODEL)
+    assert 0 <= result.score <= 1
+    assert len(result.evidence) <= 20
+    assert result.positive == (result.score >= 0.5 and bool(prepare_text(text).text))
+
+
+def test_contact_narrative_and_evidence_to_contrary_are_both_read() -> None:
+    contact = ContactCreate.model_validate(
+        {
+            "force": "GMP",
+            "source": {"system": "STORM", "reference": "INC-1"},
+            "channel": "101",
+            "received_at": "2026-11-02T21:14:00Z",
+            "reporter": {"relationship": "victim"},
+            "incident": {"category": "public_safety"},
+            "narrative": "Concern for welfare of the caller's sister.",
+            "credible_evidence_to_contrary": "Sister says her husband twisted her arm behind her back.",
+        }
+    )
+    result = screen_contact(contact, rules=RULES, model=MODEL)
+    assert result.positive
+    assert OffenceFamily.VIOLENCE in result.families
+    rationale = screen_contact(
+        contact.model_copy(update={"credible_evidence_to_contrary": None}),
+        rules=RULES,
+        model=MODEL,
+        extra=["Victim spoken to: he threatened to kill her."],
+    )
+    assert rationale.positive
