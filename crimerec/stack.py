@@ -18,7 +18,8 @@ from services.recorder import app as recorder_app
 from services.recorder import models as recorder_models
 from services.runtime import auth, migrate
 from services.runtime.database import create_engine
-from services.runtime.kafka import ensure_topics, republish_outbox
+from services.runtime.producer import ensure_topics
+from services.runtime.relay import republish_outbox
 from services.runtime.settings import EngineSettings
 
 

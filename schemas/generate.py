@@ -31,7 +31,7 @@ JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 KAFKA_BINDING_VERSION: Final = "0.5.0"
 
 # The headers the shared runtime puts on every event (services/runtime/messaging.py, event_headers) and adds
-# when it dead-letters one (services/runtime/kafka.py). Described here so tools can route without parsing.
+# when it dead-letters one (services/runtime/consumer.py). Described here so tools can route without parsing.
 EVENT_HEADERS: Final = {
     "event_type": "The envelope's event_type, e.g. contact.received.",
     "event_id": "The envelope's event_id (UUID).",

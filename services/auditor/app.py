@@ -10,8 +10,8 @@ from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox,
 from services.auditor.rules.standard import Standard
 from services.auditor.settings import AuditorSettings
 from services.runtime.access_log import AccessLog
-from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
+from services.runtime.service_runtime import ServiceRuntime
 
 DESCRIPTION = """
 **auditor** reads every contact and every recording event, keeps its own pseudonymous projection, and flags what

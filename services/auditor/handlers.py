@@ -12,7 +12,7 @@ from schemas.events import EventPayload
 from services.auditor import service
 from services.auditor.judging import SUBSCRIPTION
 from services.auditor.rules.standard import Standard
-from services.runtime.kafka import Subscription
+from services.runtime.consumer import Subscription
 from services.runtime.messaging import UnitOfWork
 
 

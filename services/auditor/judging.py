@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.runtime import clock
-from services.runtime.http import ServiceRuntime
+from services.runtime.service_runtime import ServiceRuntime
 
 SUBSCRIPTION = "auditor.projection"  # the consumer whose event-time watermark the clock follows
 

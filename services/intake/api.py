@@ -19,8 +19,9 @@ from services.runtime import clock
 from services.runtime.access_log import Access, entries
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.group_commit import GroupCommit
-from services.runtime.http import ServiceRuntime, runtime_of
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
+from services.runtime.service_runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["contacts"], responses=PROBLEM_RESPONSES)
 

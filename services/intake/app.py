@@ -9,8 +9,8 @@ from services.intake import api, handlers, service
 from services.intake.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.intake.settings import IntakeSettings
 from services.runtime.access_log import AccessLog
-from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
+from services.runtime.service_runtime import ServiceRuntime
 
 DESCRIPTION = """
 **intake** accepts every victim contact from call-handling systems (command and control, online forms, front counter,

@@ -6,7 +6,7 @@ from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import ContactDecided
 from services.intake import service
-from services.runtime.kafka import Subscription
+from services.runtime.consumer import Subscription
 from services.runtime.messaging import UnitOfWork
 
 

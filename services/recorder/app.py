@@ -10,8 +10,8 @@ from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox
 from services.recorder.recording import RecorderPolicy
 from services.recorder.settings import RecorderSettings
 from services.runtime.access_log import AccessLog
-from services.runtime.http import ServiceRuntime
 from services.runtime.http import create_app as create_service_app
+from services.runtime.service_runtime import ServiceRuntime
 
 DESCRIPTION = """
 **recorder** applies the National Crime Recording Standard and the Home Office counting rules to every contact

@@ -11,7 +11,7 @@ from schemas.envelope import Envelope
 from schemas.events import ContactReceived
 from services.recorder import first_contact
 from services.recorder.recording import RecorderPolicy
-from services.runtime.kafka import Subscription
+from services.runtime.consumer import Subscription
 from services.runtime.messaging import UnitOfWork
 
 

@@ -53,8 +53,8 @@ from services.auditor.rules.policy import AuditPolicy
 from services.auditor.rules.standard import Standard
 from services.auditor.settings import AuditorSettings
 from services.runtime.database import create_engine, create_session_factory
-from services.runtime.kafka import ensure_topics
 from services.runtime.messaging import encode_event, event_headers, unit_of_work
+from services.runtime.producer import ensure_topics
 from services.runtime.settings import EngineSettings
 from tests.conftest import Server, create_database, drop_database
 from tests.support import contact, eventually

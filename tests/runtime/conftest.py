@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.runtime.kafka import create_producer, ensure_topics
+from services.runtime.producer import create_producer, ensure_topics
 from services.runtime.settings import EngineSettings
 from tests.runtime.scratch import Scratch, create_scratch, drop_scratch
 

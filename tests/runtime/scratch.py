@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.envelope import Envelope
 from schemas.events import ContactDecided, Outcome, envelope_for
-from services.runtime.kafka import ConsumerRunner, create_producer
+from services.runtime.consumer import ConsumerRunner
 from services.runtime.messaging import UnitOfWork, inbox_table, outbox_table, outbox_trigger_sql
+from services.runtime.producer import create_producer
 from services.runtime.settings import EngineSettings
 
 

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from schemas.events import Role
 from services.runtime import clock
-from services.runtime.http import SimulatedTime
+from services.runtime.middleware import SimulatedTime
 from services.runtime.problems import PROBLEM_JSON
 from tests.conftest import Keys, Services
 from tests.support import contact, idempotency_key

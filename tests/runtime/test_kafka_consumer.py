@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas import topics
 from schemas.envelope import Envelope
+from services.runtime.consumer import ConsumerRunner, Handler, Subscription, is_transient
 from services.runtime.database import create_engine, create_session_factory
-from services.runtime.kafka import ConsumerRunner, Handler, Subscription, ensure_topics, is_transient
 from services.runtime.messaging import UnitOfWork, encode_event, event_headers
+from services.runtime.producer import ensure_topics
 from services.runtime.settings import EngineSettings
 from tests.runtime.scratch import (
     Scratch,

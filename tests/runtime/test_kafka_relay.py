@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from schemas import topics
 from schemas.envelope import Envelope
 from services.runtime.database import create_session_factory
-from services.runtime.kafka import OutboxRelay, create_producer, ensure_topics, republish_outbox
 from services.runtime.messaging import encode_event, event_headers, notify_channel, unit_of_work
+from services.runtime.producer import create_producer, ensure_topics
+from services.runtime.relay import OutboxRelay, republish_outbox
 from services.runtime.settings import EngineSettings
 from tests.runtime.scratch import Scratch, decided_event, read_topic, topic_size
 from tests.support import eventually

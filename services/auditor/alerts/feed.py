@@ -11,13 +11,12 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auditor.alerts import repository
+from services.runtime.backoff import Backoff, listen_forever
 from services.runtime.database import asyncpg_dsn
-from services.runtime.http import ServiceRuntime
-from services.runtime.kafka import Backoff
+from services.runtime.service_runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
@@ -125,23 +124,6 @@ class AlertFeed:
                 news.set()
 
     async def _listen(self, engine: AsyncEngine) -> None:
-        # One connection per process, whatever the number of streams: notifications are fanned out in memory.
-        dsn = asyncpg_dsn(engine.url)
-        backoff = Backoff()
-        while True:
-            try:
-                conn = await asyncpg.connect(dsn)
-                closed = asyncio.Event()
-                try:
-                    conn.add_termination_listener(lambda _conn, done=closed: done.set())
-                    await conn.add_listener(CHANNEL, lambda *_: self._notified.set())
-                    self._notified.set()  # catch anything committed while we were not listening
-                    backoff.reset()
-                    await closed.wait()
-                finally:
-                    await conn.close()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the poll carries on meanwhile
-                log.warning("alert listener lost its connection", extra={"error": repr(exc)})
-                await backoff.sleep()
+        # One connection per process, whatever the number of streams: notifications are fanned out in memory; the
+        # poll carries on while the connection is away.
+        await listen_forever(asyncpg_dsn(engine.url), CHANNEL, self._notified.set, name="alert listener")

@@ -15,8 +15,9 @@ from services.auditor.rules.flags import Rule, Severity, at_or_above, rule_value
 from services.auditor.settings import AuditorSettings
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal
-from services.runtime.http import ServiceRuntime, runtime_of
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.service_runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 

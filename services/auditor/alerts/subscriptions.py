@@ -31,8 +31,9 @@ from services.auditor.rules.flags import rule_values
 from services.auditor.settings import AuditorSettings
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force
-from services.runtime.http import ServiceRuntime, runtime_of
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
+from services.runtime.service_runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 

@@ -26,7 +26,7 @@ from services.auditor.alerts.feed import AlertFeed
 from services.auditor.rules.flags import at_or_above
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal
-from services.runtime.http import ServiceRuntime
+from services.runtime.service_runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 

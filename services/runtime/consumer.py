@@ -1,244 +1,31 @@
-"""The Kafka side of the runtime: producer, topics, the outbox relay and the consumer runner."""
+"""The consumer loop: inbox-deduplicated handling, offsets committed after the database commit, a .dlq for poison."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, func, update
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import parse_payload
 from services.runtime import clock, logs, metrics
-from services.runtime.database import asyncpg_dsn
-from services.runtime.messaging import UnitOfWork, decode_headers, notify_channel
+from services.runtime.backoff import Backoff
+from services.runtime.messaging import UnitOfWork
 from services.runtime.settings import EngineSettings
 
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=16_384)
-def _partition_of(key: bytes, partitions: tuple[int, ...]) -> int:
-    """The partition the producer's default partitioner gives a key (murmur2, as the Java client). Cached: it is
-    pure Python, and a contact's events usually leave in the same run of the outbox."""
-    return int(DefaultPartitioner()(key, list(partitions), list(partitions)))
-
-
-def create_producer(settings: EngineSettings, *, client_id: str) -> AIOKafkaProducer:
-    """A producer that waits for every in-sync replica (acks=all) before an event counts as published."""
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=settings.kafka_enable_idempotence,
-        linger_ms=5,
-        request_timeout_ms=15_000,
-        # The relay builds one batch a partition per run of the outbox; below the broker's 1 MB message limit.
-        max_batch_size=512 * 1024,
-    )
-
-
-async def ensure_topics(settings: EngineSettings, *, partitions: int = 6, replication: int = 1) -> None:
-    """Creates every crimerec topic and its dead-letter topic where the broker does not have them yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="crimerec-admin")
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [settings.topic(name) for name in topics.ALL]
-        wanted += [topics.dead_letter(name) for name in wanted]
-        missing = [NewTopic(name, partitions, replication) for name in wanted if name not in existing]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our look and our create
-    finally:
-        await admin.close()
-
-
-# ---------------------------------------------------------------------------------------------------------- relay
-
-
-class OutboxRelay:
-    """Publishes a service's outbox in commit order, marks rows published once the broker has acknowledged them."""
-
-    def __init__(
-        self,
-        *,
-        engine: AsyncEngine,
-        outbox: Table,
-        producer: AIOKafkaProducer,
-        schema: str,
-        batch_size: int = 1000,
-        poll_seconds: float = 1.0,
-        retention: timedelta = timedelta(days=7),
-    ) -> None:
-        self.engine = engine
-        self.outbox = outbox
-        self.producer = producer
-        self.channel = notify_channel(schema)
-        # One relay publishes at a time per outbox, so events keep their commit order across processes.
-        self.lock_key = zlib.crc32(f"crimerec.outbox.{schema}".encode())
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self.retention = retention
-        self._wake = asyncio.Event()
-
-    async def publish_pending(self) -> int:
-        """Publishes one batch of unpublished rows; returns how many it published."""
-        table = f'"{self.outbox.schema}"."{self.outbox.name}"'
-        async with self.engine.begin() as conn:
-            # Plain SQL to the driver (a thousand rows a run, read as they come), in this transaction.
-            locked = await conn.exec_driver_sql("SELECT pg_try_advisory_xact_lock($1)", (self.lock_key,))
-            if not locked.scalar():
-                return 0
-            # The first ids (narrow, by the partial index), then their rows, locked. One statement that sorted and
-            # locked whole rows made the planner, when its statistics lagged the outbox, sort every unpublished row
-            # before the limit: tens of megabytes through temporary files a batch, while a backlog lasted. A row
-            # among those ids that another transaction holds is skipped, not replaced by a later one: only a relay
-            # locks unpublished rows, and the advisory lock lets one run at a time.
-            rows = (
-                await conn.exec_driver_sql(
-                    f"SELECT id, topic, key, value, headers FROM {table} "
-                    f"WHERE id = ANY(ARRAY(SELECT id FROM {table} WHERE published_at IS NULL ORDER BY id LIMIT $1)) "
-                    "AND published_at IS NULL ORDER BY id FOR UPDATE SKIP LOCKED",
-                    (self.batch_size,),
-                )
-            ).all()
-            if not rows:
-                return 0
-            await self._send(rows)  # acks=all: every row is on the broker before we mark it
-            await conn.exec_driver_sql(
-                f"UPDATE {table} SET published_at = now() WHERE id = ANY($1::bigint[])", ([row[0] for row in rows],)
-            )
-        metrics.EVENTS_PUBLISHED.inc(len(rows))
-        return len(rows)
-
-    async def _send(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Sends rows (id, topic, key, value, headers) as batches, one open batch per partition (rows keep their
-        order within it); waits for every batch to be acknowledged.
-
-        The partition is the producer's own choice for the key (the same murmur2 as `send`), so events about one
-        contact land together whichever path sent them. Building batches directly skips `send`'s per-message
-        future, partitioning and queue look-ups."""
-        open_batches: dict[tuple[str, int], BatchBuilder] = {}
-        acks: list[asyncio.Future[Any]] = []
-        partitions: dict[str, tuple[int, ...]] = {}
-        for _id, topic, key, value, headers in rows:
-            if topic not in partitions:
-                partitions[topic] = tuple(sorted(await self.producer.partitions_for(topic)))
-            key_bytes = key.encode()
-            where = (topic, _partition_of(key_bytes, partitions[topic]))
-            kafka_headers = decode_headers(headers)
-            batch = open_batches.get(where)
-            if batch is None or batch.append(timestamp=None, key=key_bytes, value=value, headers=kafka_headers) is None:
-                if batch is not None:  # full: send it and start the partition's next
-                    acks.append(await self.producer.send_batch(batch, topic, partition=where[1]))
-                batch = open_batches[where] = self.producer.create_batch()
-                # a batch always takes its first message, however large
-                batch.append(timestamp=None, key=key_bytes, value=value, headers=kafka_headers)
-        for (topic, partition), batch in open_batches.items():
-            acks.append(await self.producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*acks)
-
-    async def purge_expired(self) -> int:
-        """Deletes published rows older than the retention window."""
-        table = self.outbox
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                table.delete().where(
-                    table.c.published_at.is_not(None),
-                    table.c.published_at < func.now() - self.retention,
-                )
-            )
-        return result.rowcount or 0
-
-    async def run(self) -> None:
-        """Publishes whenever the outbox changes (LISTEN/NOTIFY) or, failing a notification, every poll interval."""
-        listener = asyncio.create_task(self._listen())
-        backoff = Backoff()
-        try:
-            while True:
-                # Cleared before publishing, so a NOTIFY that arrives while a batch is on its way is not lost.
-                self._wake.clear()
-                try:
-                    published = await self.publish_pending()
-                    backoff.reset()
-                except Exception as exc:  # broker or database away: keep the rows, try again later
-                    log.warning("outbox relay could not publish", extra={"error": repr(exc)})
-                    await backoff.sleep()
-                    continue
-                if published < self.batch_size:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    except TimeoutError:
-                        pass
-        finally:
-            listener.cancel()
-
-    async def _listen(self) -> None:
-        dsn = asyncpg_dsn(self.engine.url)
-        backoff = Backoff()
-        while True:
-            try:
-                conn = await asyncpg.connect(dsn)
-                closed = asyncio.Event()
-                try:
-                    conn.add_termination_listener(lambda _conn, done=closed: done.set())
-                    await conn.add_listener(self.channel, lambda *_: self._wake.set())
-                    self._wake.set()  # catch anything committed while we were not listening
-                    backoff.reset()
-                    await closed.wait()
-                finally:
-                    await conn.close()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox listener lost its connection", extra={"error": repr(exc)})
-                await backoff.sleep()
-
-
-async def republish_outbox(engine: AsyncEngine, outbox: Table) -> int:
-    """Marks every retained outbox row unpublished, so the relay publishes them again (a broker lost its log)."""
-    async with engine.begin() as conn:
-        result = await conn.execute(update(outbox).where(outbox.c.published_at.is_not(None)).values(published_at=None))
-    return result.rowcount or 0
-
-
-# -------------------------------------------------------------------------------------------------------- consumer
-
-
-class Backoff:
-    """Exponential backoff with a ceiling, for transient faults."""
-
-    def __init__(self, first: float = 0.2, ceiling: float = 10.0) -> None:
-        self.first, self.ceiling, self.current = first, ceiling, first
-
-    async def sleep(self) -> None:
-        """Waits the current delay, then doubles it up to the ceiling."""
-        await asyncio.sleep(self.current)
-        self.current = min(self.current * 2, self.ceiling)
-
-    def reset(self) -> None:
-        """Back to the first delay after a success."""
-        self.current = self.first
 
 
 _TRANSIENT = (

@@ -1,0 +1,154 @@
+"""The ASGI middlewares every service runs behind: request ids and timing, simulated time, and the body limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from schemas.envelope import AwareDatetime
+from services.runtime import clock, logs, metrics
+from services.runtime.problems import (
+    FieldError,
+    Problem,
+    problem_response,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RequestContext:
+    """Gives each request an id (echoed as x-request-id), puts it and the correlation id in the logs, and times it.
+
+    Pure ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a stream per request and buffers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = (headers.get(b"x-request-id", b"").decode("latin-1") or str(uuid.uuid4()))[:100]
+        logs.request_id.set(rid)
+        logs.correlation_id.set((headers.get(b"x-correlation-id", b"").decode("latin-1") or rid)[:100])
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            metrics.REQUEST_SECONDS.labels(scope["method"], getattr(route, "path", "unmatched"), str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
+class SimulatedTime:
+    """Puts a request's `Crimerec-Simulated-Time` in effect on a service running a simulation; any other service
+    refuses the header (400), so a stray or forged one can never move a real record's times."""
+
+    HEADER = clock.SIMULATED_TIME_HEADER.lower().encode("latin-1")
+
+    def __init__(self, app: ASGIApp, enabled: bool) -> None:
+        self.app = app
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = dict(scope["headers"]).get(self.HEADER) if scope["type"] == "http" else None
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        if not self.enabled:
+            await self._refuse(scope, receive, send, "this service runs on the wall clock, not a simulation")
+            return
+        try:
+            at = _TIMESTAMP.validate_python(raw.decode("latin-1"))
+        except (ValidationError, UnicodeDecodeError):
+            await self._refuse(scope, receive, send, "must be an ISO 8601 timestamp with a timezone")
+            return
+        with clock.simulated(at):
+            await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, why: str) -> None:
+        field = f"header.{clock.SIMULATED_TIME_HEADER.lower()}"
+        response = problem_response(
+            Problem(
+                title="Invalid simulated time",
+                status=400,
+                detail=f"{clock.SIMULATED_TIME_HEADER}: {why}.",
+                instance=scope.get("path"),
+                errors=[FieldError(field=field, message=why)],
+            )
+        )
+        await response(scope, receive, send)
+
+
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit with 413, also chunked ones that announce no length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        # Read the whole body first (bounded), so nothing downstream ever sees a partial one.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            Problem(
+                title="Request body too large",
+                status=413,
+                detail=f"The body may be at most {self.max_bytes} bytes.",
+                instance=scope.get("path"),
+            )
+        )
+        await response(scope, receive, send)
