@@ -121,6 +121,11 @@ async def post_contact(
             contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
         )
     )
+    return _answer(receipt, contact)
+
+
+def _answer(receipt: service.Receipt, contact: ContactCreate) -> JSONResponse:
+    """The HTTP answer to what became of a submission: the stored (or replayed) response, or why not."""
     match receipt.outcome:
         case Accepted.CREATED | Accepted.REPLAYED:
             return JSONResponse(receipt.response, status_code=receipt.status_code)

@@ -112,17 +112,15 @@ def submission(*, contact: ContactCreate, principal: Principal, idempotency_key:
     )
 
 
-async def receive_contacts(uow: UnitOfWork, submissions: Sequence[Submission]) -> list[Receipt]:
-    """Stores new contacts, their idempotency records and their `contact.received` events in one transaction, and
-    says what became of each submission (in order). Within one call, as between calls, the first submission of a key
-    or a source reference is the one stored; those that come with it are answered as if they had come just after."""
-    session = uow.session
-    first: dict[tuple[str, str], int] = {}
-    for i, sub in enumerate(submissions):
-        first.setdefault(sub.key, i)
-    locked = await repository.lock_keys(session, list(first))
-    earlier = await repository.find_keys(session, locked)
-    receipts: list[Receipt | None] = [None] * len(submissions)
+def _sort_out(
+    submissions: Sequence[Submission],
+    first: dict[tuple[str, str], int],
+    locked: Any,
+    earlier: Any,
+    receipts: list[Receipt | None],
+) -> list[Submission]:
+    """Answers the submissions whose key was seen before (a replay, or a reuse with another body) or is still being
+    handled elsewhere; returns those left to store."""
     fresh: list[Submission] = []
     for i, sub in enumerate(submissions):
         if (stored := earlier.get(sub.key)) is not None:
@@ -134,6 +132,21 @@ async def receive_contacts(uow: UnitOfWork, submissions: Sequence[Submission]) -
             receipts[i] = Receipt(Accepted.KEY_IN_FLIGHT, status_code=409)
         else:
             fresh.append(sub)
+    return fresh
+
+
+async def receive_contacts(uow: UnitOfWork, submissions: Sequence[Submission]) -> list[Receipt]:
+    """Stores new contacts, their idempotency records and their `contact.received` events in one transaction, and
+    says what became of each submission (in order). Within one call, as between calls, the first submission of a key
+    or a source reference is the one stored; those that come with it are answered as if they had come just after."""
+    session = uow.session
+    first: dict[tuple[str, str], int] = {}
+    for i, sub in enumerate(submissions):
+        first.setdefault(sub.key, i)
+    locked = await repository.lock_keys(session, list(first))
+    earlier = await repository.find_keys(session, locked)
+    receipts: list[Receipt | None] = [None] * len(submissions)
+    fresh = _sort_out(submissions, first, locked, earlier, receipts)
     inserted = await repository.insert_contacts(
         session,
         [
