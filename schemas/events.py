@@ -25,6 +25,7 @@ from schemas.vocabulary import (
     Role,
     RulesVersion,
 )
+from schemas.vocabulary import VerifiableInformation as VerifiableInformation  # part of the events' contract
 
 
 class EventPayload(BaseModel):
