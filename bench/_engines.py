@@ -15,6 +15,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy.engine import make_url
 
 from crimerec import stack
@@ -107,3 +109,31 @@ def services_running(names: list[str], env: Mapping[str, str], log_dir: Path) ->
         for proc in procs:
             proc.terminate()
             proc.wait()
+
+
+async def wait_for_rows(
+    dsn: str, sql: str, total: int, *, description: str, procs: list[subprocess.Popen[bytes]], who: str,
+    console: Console,
+) -> tuple[float, float]:  # fmt: skip
+    """Polls a count until it reaches `total`, while every process (`who`, in the message if one dies) keeps
+    running; returns (first row seen at, all seen at), as perf_counter times."""
+    conn = await asyncpg.connect(dsn)
+    first = None
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(description, total=total)
+            while True:
+                for proc in procs:
+                    if proc.poll() is not None:
+                        raise SystemExit(f"{who} exited with {proc.returncode}")
+                done = int(await conn.fetchval(sql))
+                progress.update(task, completed=done)
+                now = time.perf_counter()
+                if done and first is None:
+                    first = now
+                if done >= total:
+                    assert first is not None
+                    return first, now
+                await asyncio.sleep(0.2)
+    finally:
+        await conn.close()

@@ -23,7 +23,6 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
@@ -32,7 +31,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _engines import bench_engines, engine_env, services_running, start
+from _engines import bench_engines, engine_env, services_running, start, wait_for_rows
 from recorder import envelopes
 
 from crimerec import stack
@@ -49,61 +48,10 @@ async def alert_latency(urls: dict[str, str], keys: dict[str, str], n: int, rate
     """Seconds from each approval's response to its alert on the stream."""
     auth = {role: {"Authorization": f"Bearer {key}"} for role, key in keys.items()}
     async with httpx.AsyncClient(timeout=30) as client:
-        crns: list[str] = []
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("recording crimes and asking to cancel them", total=n)
-            for _ in range(n):
-                body = {
-                    "force": "GMP",
-                    "source": {"system": "BENCH", "reference": uuid.uuid4().hex},
-                    "channel": "999",
-                    "received_at": (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))),
-                    "reporter": {"relationship": "victim"},
-                    "victims": [{"ref": "V1", "kind": "person", "identified": True, "confirmed": True}],
-                    "incident": {"category": "crime"},
-                    "offences": [{"victim_ref": "V1", "ho_class": "8N"}],
-                }
-                r = await client.post(
-                    f"{urls['intake']}/v1/contacts", json=body,
-                    headers=auth["call_handler"] | {"Idempotency-Key": uuid.uuid4().hex},
-                )  # fmt: skip
-                contact_id = r.json()["contact_id"]
-                while True:
-                    d = await client.get(
-                        f"{urls['recorder']}/v1/contacts/{contact_id}/decision", headers=auth["officer"]
-                    )
-                    if d.status_code == 200:
-                        break
-                    await asyncio.sleep(0.05)
-                crns.append(d.json()["crime_references"][0])
-                progress.advance(task)
-        requests = []
-        for crn in crns:
-            r = await client.post(
-                f"{urls['recorder']}/v1/crimes/{crn}/cancellation-requests",
-                json={"code": "C4", "explanation": "Recorded against the wrong person.", "error": "wrong victim",
-                      "victim_informed": False},
-                headers=auth["officer"],
-            )  # fmt: skip
-            requests.append((crn, r.json()["request_id"]))
-
+        requests = await cancellation_requests(client, urls, auth, n)
         arrived: dict[str, float] = {}
         approved: dict[str, float] = {}
-
-        async def listen() -> None:
-            async with client.stream(
-                "GET", f"{urls['auditor']}/v1/alerts/stream?rule=HIGH_RISK_CANCELLATION",
-                headers=auth["supervisor"], timeout=None,
-            ) as stream:  # fmt: skip
-                async for line in stream.aiter_lines():
-                    if line.startswith("data:"):
-                        body = json.loads(line[5:])
-                        if body.get("event") == "flag.raised" and body.get("crime_reference"):
-                            arrived.setdefault(body["crime_reference"], time.perf_counter())
-                            if len(arrived) >= n:
-                                return
-
-        listener = asyncio.create_task(listen())
+        listener = asyncio.create_task(listen(client, urls, auth, n, arrived))
         await asyncio.sleep(1.0)  # the stream is open before the first approval
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"approving at {rate:g}/s", total=n)
@@ -119,6 +67,66 @@ async def alert_latency(urls: dict[str, str], keys: dict[str, str], n: int, rate
                 progress.advance(task)
         await asyncio.wait_for(listener, timeout=120)
     return [arrived[crn] - approved[crn] for crn in approved if crn in arrived]
+
+
+async def cancellation_requests(
+    client: httpx.AsyncClient, urls: dict[str, str], auth: dict[str, dict[str, str]], n: int
+) -> list[tuple[str, str]]:
+    """Records N violence crimes through intake and asks to cancel each; (crime reference, request id) pairs."""
+    crns: list[str] = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("recording crimes and asking to cancel them", total=n)
+        for _ in range(n):
+            body = {
+                "force": "GMP",
+                "source": {"system": "BENCH", "reference": uuid.uuid4().hex},
+                "channel": "999",
+                "received_at": (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))),
+                "reporter": {"relationship": "victim"},
+                "victims": [{"ref": "V1", "kind": "person", "identified": True, "confirmed": True}],
+                "incident": {"category": "crime"},
+                "offences": [{"victim_ref": "V1", "ho_class": "8N"}],
+            }
+            r = await client.post(
+                f"{urls['intake']}/v1/contacts", json=body,
+                headers=auth["call_handler"] | {"Idempotency-Key": uuid.uuid4().hex},
+            )  # fmt: skip
+            contact_id = r.json()["contact_id"]
+            while True:
+                d = await client.get(f"{urls['recorder']}/v1/contacts/{contact_id}/decision", headers=auth["officer"])
+                if d.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            crns.append(d.json()["crime_references"][0])
+            progress.advance(task)
+    requests = []
+    for crn in crns:
+        r = await client.post(
+            f"{urls['recorder']}/v1/crimes/{crn}/cancellation-requests",
+            json={"code": "C4", "explanation": "Recorded against the wrong person.", "error": "wrong victim",
+                  "victim_informed": False},
+            headers=auth["officer"],
+        )  # fmt: skip
+        requests.append((crn, r.json()["request_id"]))
+    return requests
+
+
+async def listen(
+    client: httpx.AsyncClient, urls: dict[str, str], auth: dict[str, dict[str, str]], n: int,
+    arrived: dict[str, float],
+) -> None:  # fmt: skip
+    """A supervisor's SSE stream of HIGH_RISK_CANCELLATION alerts: when each crime's alert arrived, until N have."""
+    async with client.stream(
+        "GET", f"{urls['auditor']}/v1/alerts/stream?rule=HIGH_RISK_CANCELLATION",
+        headers=auth["supervisor"], timeout=None,
+    ) as stream:  # fmt: skip
+        async for line in stream.aiter_lines():
+            if line.startswith("data:"):
+                body = json.loads(line[5:])
+                if body.get("event") == "flag.raised" and body.get("crime_reference"):
+                    arrived.setdefault(body["crime_reference"], time.perf_counter())
+                    if len(arrived) >= n:
+                        return
 
 
 async def fill(bootstrap: str, prefix: str, n: int, idempotence: bool) -> int:
@@ -173,25 +181,11 @@ async def fill(bootstrap: str, prefix: str, n: int, idempotence: bool) -> int:
 
 
 async def wait_handled(dsn: str, events: int, proc: subprocess.Popen[bytes]) -> tuple[float, float]:
-    conn = await asyncpg.connect(dsn)
-    first = None
-    try:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("auditor replaying", total=events)
-            while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"auditor exited with {proc.returncode}")
-                handled = int(await conn.fetchval("SELECT count(*) FROM auditor.inbox"))
-                progress.update(task, completed=handled)
-                now = time.perf_counter()
-                if handled and first is None:
-                    first = now
-                if handled >= events:
-                    assert first is not None
-                    return first, now
-                await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
+    """Polls until the auditor has handled every event; returns (first handled at, all handled at)."""
+    return await wait_for_rows(
+        dsn, "SELECT count(*) FROM auditor.inbox", events, description="auditor replaying", procs=[proc],
+        who="auditor", console=console,
+    )  # fmt: skip
 
 
 def main() -> None:

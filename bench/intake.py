@@ -44,6 +44,7 @@ from crimerec import stack
 from crimerec.embedded import free_port
 from schemas.events import Role
 from services.intake.models import contacts
+from services.runtime.settings import EngineSettings
 
 console = Console(width=110)
 
@@ -165,61 +166,71 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds on each endpoint, taken in turns")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp, bench_engines(Path(tmp)) as engines:
-        token = asyncio.run(stack.issue_keys(engines, force="GMP", roles=[Role.CALL_HANDLER], label="bench"))[
-            "call_handler"
-        ]
-        env = engine_env(engines) | {"CRIMEREC_INTAKE_LOG_LEVEL": "WARNING"}
-        ports = [free_port() for _ in range(4)]
+        results = run_rounds(engines, Path(tmp), seconds=args.seconds, rounds=args.rounds, concurrency=args.concurrency)
+        durable, transactions = asyncio.run(stored(engines))
+    report(results, durable=durable, transactions=transactions)
 
-        def bench_app(app: str, at: int) -> subprocess.Popen[bytes]:
-            return serve(
-                [sys.executable, "-m", "uvicorn", "--app-dir", str(repo / "bench"), app,
-                 "--port", str(at), "--log-level", "warning", "--no-access-log"],
-                env, Path(tmp) / f"{app.replace(':', '-')}.log",
-            )  # fmt: skip
 
-        procs = [
-            bench_app("_bare_intake:app", ports[0]),
-            bench_app("_durable_floor:app", ports[1]),
-            bench_app("_durable_floor:required_app", ports[2]),
-            serve([sys.executable, "-m", "crimerec", "serve", "intake", "--port", str(ports[3])], env,
-                  Path(tmp) / "intake.log"),
-        ]  # fmt: skip
-        results = {
-            "bare (validate only)": Result(),
-            "floor: 1 row": Result(),
-            "floor: required rows": Result(),
-            "crimerec intake": Result(),
-        }
-        try:
-            for at, proc in zip(ports[:3], procs, strict=False):
-                wait_up(f"http://127.0.0.1:{at}/docs", proc)
-            wait_up(f"http://127.0.0.1:{ports[3]}/healthz", procs[3])
-            for round_ in range(1, args.rounds + 1):
-                for (name, result), at in zip(results.items(), ports, strict=True):
-                    console.print(f"round {round_}/{args.rounds}, {name}: {args.concurrency} connections, "
-                                  f"{args.seconds:.0f} s…")  # fmt: skip
-                    asyncio.run(load(at, token, seconds=args.seconds, concurrency=args.concurrency, into=result))
-        finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait()
+def run_rounds(
+    engines: EngineSettings, tmp: Path, *, seconds: float, rounds: int, concurrency: int
+) -> dict[str, Result]:
+    """The four endpoints as processes, loaded in turns for `rounds` rounds of `seconds` each."""
+    repo = Path(__file__).resolve().parent.parent
+    token = asyncio.run(stack.issue_keys(engines, force="GMP", roles=[Role.CALL_HANDLER], label="bench"))[
+        "call_handler"
+    ]
+    env = engine_env(engines) | {"CRIMEREC_INTAKE_LOG_LEVEL": "WARNING"}
+    ports = [free_port() for _ in range(4)]
 
-        async def stored() -> tuple[int, int]:
-            """Contacts stored, and the transactions that stored them (a transaction's rows share its now())."""
-            engine = create_async_engine(engines.database_url.get_secret_value())
-            try:
-                async with engine.connect() as conn:
-                    counted = select(func.count(), func.count(contacts.c.created_at.distinct()))
-                    total, transactions = (await conn.execute(counted)).one()
-                    return int(total), int(transactions)
-            finally:
-                await engine.dispose()
+    def bench_app(app: str, at: int) -> subprocess.Popen[bytes]:
+        return serve(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(repo / "bench"), app,
+             "--port", str(at), "--log-level", "warning", "--no-access-log"],
+            env, tmp / f"{app.replace(':', '-')}.log",
+        )  # fmt: skip
 
-        durable, transactions = asyncio.run(stored())
+    procs = [
+        bench_app("_bare_intake:app", ports[0]),
+        bench_app("_durable_floor:app", ports[1]),
+        bench_app("_durable_floor:required_app", ports[2]),
+        serve([sys.executable, "-m", "crimerec", "serve", "intake", "--port", str(ports[3])], env, tmp / "intake.log"),
+    ]
+    results = {
+        "bare (validate only)": Result(),
+        "floor: 1 row": Result(),
+        "floor: required rows": Result(),
+        "crimerec intake": Result(),
+    }
+    try:
+        for at, proc in zip(ports[:3], procs, strict=False):
+            wait_up(f"http://127.0.0.1:{at}/docs", proc)
+        wait_up(f"http://127.0.0.1:{ports[3]}/healthz", procs[3])
+        for round_ in range(1, rounds + 1):
+            for (name, result), at in zip(results.items(), ports, strict=True):
+                console.print(f"round {round_}/{rounds}, {name}: {concurrency} connections, {seconds:.0f} s…")
+                asyncio.run(load(at, token, seconds=seconds, concurrency=concurrency, into=result))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+    return results
 
+
+async def stored(engines: EngineSettings) -> tuple[int, int]:
+    """Contacts stored, and the transactions that stored them (a transaction's rows share its now())."""
+    engine = create_async_engine(engines.database_url.get_secret_value())
+    try:
+        async with engine.connect() as conn:
+            counted = select(func.count(), func.count(contacts.c.created_at.distinct()))
+            total, transactions = (await conn.execute(counted)).one()
+            return int(total), int(transactions)
+    finally:
+        await engine.dispose()
+
+
+def report(results: dict[str, Result], *, durable: int, transactions: int) -> None:
+    """The table of endpoints and the ratios against the bare one."""
     bare_result, floor_result, required_result, real_result = results.values()
     table = Table(title="intake: POST /v1/contacts (1 worker each, same run)")
     for column in ("endpoint", "accepted/s", "p50 ms", "p99 ms", "errors", "load CPU ms/request"):

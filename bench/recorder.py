@@ -31,7 +31,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _engines import bench_engines, engine_env
+from _engines import bench_engines, engine_env, wait_for_rows
 
 from schemas import topics
 from schemas.contacts import ContactCreate
@@ -117,27 +117,11 @@ async def count(dsn: str, sql: str) -> int:
 
 async def wait_decided(dsn: str, n: int, procs: list[subprocess.Popen[bytes]]) -> tuple[float, float, int]:
     """Polls until N decisions exist; returns (first decision seen at, all decided at, outbox rows)."""
-    conn = await asyncpg.connect(dsn)
-    first = None
-    try:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("recorder deciding", total=n)
-            while True:
-                for proc in procs:
-                    if proc.poll() is not None:
-                        raise SystemExit(f"a recorder exited with {proc.returncode}")
-                decided = int(await conn.fetchval("SELECT count(*) FROM recorder.decisions"))
-                progress.update(task, completed=decided)
-                now = time.perf_counter()
-                if decided and first is None:
-                    first = now
-                if decided >= n:
-                    outbox = int(await conn.fetchval("SELECT count(*) FROM recorder.outbox"))
-                    assert first is not None
-                    return first, now, outbox
-                await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
+    first, done = await wait_for_rows(
+        dsn, "SELECT count(*) FROM recorder.decisions", n, description="recorder deciding", procs=procs,
+        who="a recorder", console=console,
+    )  # fmt: skip
+    return first, done, await count(dsn, "SELECT count(*) FROM recorder.outbox")
 
 
 async def raw_ceiling(dsn: str, events: list[Envelope]) -> float:

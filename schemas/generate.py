@@ -141,6 +141,26 @@ def _operation(action: str, title: str, channel: str, messages: dict[str, Any]) 
 
 def asyncapi_document() -> dict[str, Any]:
     """The AsyncAPI 3.0 document: the topics, which events go on which, their keys, headers and payloads."""
+    channels, operations = _channels_and_operations()
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "crimerec events",
+            "version": "1.0.0",
+            "description": "The Kafka topics that join crimerec's services (intake, recorder, auditor). "
+            "Every value is a JSON envelope whose `payload` is the event type's model; every key is the "
+            "contact_id. Evolution is additive; a breaking change is a new schema_version. A deployment may "
+            "put a prefix in front of every topic name.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": _component_schemas(), "messages": _messages()},
+    }
+
+
+def _component_schemas() -> dict[str, Any]:
+    """The envelope, every payload model and the two header sets, as JSON Schema components."""
     payloads: list[type[EventPayload]] = list(EVENT_TYPES.values())
     _, definitions = models_json_schema(
         [(Envelope, "validation"), *[(model, "validation") for model in payloads]],
@@ -152,7 +172,11 @@ def asyncapi_document() -> dict[str, Any]:
         DEAD_LETTER_HEADERS,
         "The original record's headers, plus these, which say why it was dead-lettered.",
     )
+    return schemas
 
+
+def _messages() -> dict[str, Any]:
+    """One message per event type (an envelope carrying its payload), and the dead letter."""
     messages: dict[str, Any] = {}
     for event_type, model in EVENT_TYPES.items():
         messages[_message_id(model)] = {
@@ -186,7 +210,11 @@ def asyncapi_document() -> dict[str, Any]:
         "headers": {"$ref": "#/components/schemas/DeadLetterHeaders"},
         "payload": {"description": "The original record's value, unchanged."},
     }
+    return messages
 
+
+def _channels_and_operations() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A channel per topic and per dead-letter topic, and who sends to and receives from each."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic in topics.ALL:
@@ -205,11 +233,12 @@ def asyncapi_document() -> dict[str, Any]:
         }
         dead = topics.dead_letter(topic)
         dead_channel = _channel_id(dead)
+        dead_letters = {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}}
         channels[dead_channel] = {
             "address": dead,
             "title": f"{about['title']} dead letters",
             "description": f"Records from `{topic}` that a consumer could not parse or validate.",
-            "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+            "messages": dead_letters,
         }
         for producer in about["producers"]:
             operations[f"{producer}_sends_{channel}"] = _operation(
@@ -219,28 +248,10 @@ def asyncapi_document() -> dict[str, Any]:
             operations[f"{consumer}_receives_{channel}"] = _operation(
                 "receive", f"{consumer} consumes {topic}", channel, events
             )
-            operations[f"{consumer}_dead_letters_{dead_channel}"] = {
-                "action": "send",
-                "title": f"{consumer} dead-letters what it cannot handle from {topic}",
-                "channel": {"$ref": f"#/channels/{dead_channel}"},
-                "messages": [{"$ref": f"#/channels/{dead_channel}/messages/DeadLetter"}],
-            }
-
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "crimerec events",
-            "version": "1.0.0",
-            "description": "The Kafka topics that join crimerec's services (intake, recorder, auditor). "
-            "Every value is a JSON envelope whose `payload` is the event type's model; every key is the "
-            "contact_id. Evolution is additive; a breaking change is a new schema_version. A deployment may "
-            "put a prefix in front of every topic name.",
-        },
-        "defaultContentType": "application/json",
-        "channels": channels,
-        "operations": operations,
-        "components": {"schemas": schemas, "messages": messages},
-    }
+            operations[f"{consumer}_dead_letters_{dead_channel}"] = _operation(
+                "send", f"{consumer} dead-letters what it cannot handle from {topic}", dead_channel, dead_letters
+            )
+    return channels, operations
 
 
 def render() -> dict[Path, str]:

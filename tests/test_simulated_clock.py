@@ -38,13 +38,20 @@ MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
 
+def reported(*, received_at: datetime, occurred_before: datetime | None = None) -> dict[str, Any]:
+    """A contact body received at `received_at`, about an incident an hour to half an hour before `occurred_before`
+    (by default, before its receipt)."""
+    occurred = occurred_before or received_at
+    return contact(
+        received_at=received_at.isoformat(),
+        occurred_from=(occurred - HOUR).isoformat(),
+        occurred_to=(occurred - HOUR / 2).isoformat(),
+    )
+
+
 def received(contact_id: UUID, *, received_at: datetime, at: datetime) -> Envelope:
     """contact.received as intake publishes it at simulated time `at`, for a contact received at `received_at`."""
-    body = contact(
-        received_at=received_at.isoformat(),
-        occurred_from=(received_at - HOUR).isoformat(),
-        occurred_to=(received_at - HOUR / 2).isoformat(),
-    )
+    body = reported(received_at=received_at)
     payload = ContactReceived(
         contact_id=contact_id,
         force=FORCE,
@@ -70,19 +77,18 @@ class Simulation:
 
     async def report(self, *, received_at: datetime, sent_at: datetime) -> str:
         """A call handler's contact received at `received_at`, posted at simulated time `sent_at`; its id."""
-        body = contact(
-            received_at=received_at.isoformat(),
-            occurred_from=(received_at - HOUR).isoformat(),
-            occurred_to=(received_at - HOUR / 2).isoformat(),
-        )
-        response = await self.intake.post(
+        response = await self.post_contact(reported(received_at=received_at), sent_at=sent_at)
+        assert response.status_code == 201, response.text
+        contact_id: str = response.json()["contact_id"]
+        return contact_id
+
+    async def post_contact(self, body: dict[str, Any], *, sent_at: datetime) -> httpx.Response:
+        """A call handler posts `body` to intake at simulated time `sent_at`."""
+        return await self.intake.post(
             "/v1/contacts",
             json=body,
             headers=self.auth(Role.CALL_HANDLER) | idempotency_key() | {SIMULATED_TIME_HEADER: sent_at.isoformat()},
         )
-        assert response.status_code == 201, response.text
-        contact_id: str = response.json()["contact_id"]
-        return contact_id
 
     async def decision(self, contact_id: str) -> dict[str, Any]:
         """The recorder's decision, once made."""
@@ -164,16 +170,8 @@ async def test_intake_refuses_a_contact_received_after_the_simulated_time(simula
     # Years before the wall clock, but an hour after the simulation's time: in the simulation's future.
     sent_at = datetime(2016, 5, 9, 14, 0, tzinfo=UTC)
     received_at = sent_at + HOUR
-    body = contact(
-        received_at=received_at.isoformat(),
-        occurred_from=(sent_at - HOUR).isoformat(),
-        occurred_to=(sent_at - HOUR / 2).isoformat(),
-    )
-    response = await simulation.intake.post(
-        "/v1/contacts",
-        json=body,
-        headers=simulation.auth(Role.CALL_HANDLER) | idempotency_key() | {SIMULATED_TIME_HEADER: sent_at.isoformat()},
-    )
+    body = reported(received_at=received_at, occurred_before=sent_at)
+    response = await simulation.post_contact(body, sent_at=sent_at)
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["body.received_at"]
     found = await simulation.intake.get(

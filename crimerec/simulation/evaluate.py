@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 
 from crimerec.simulation.driver import wait_for_auditor
-from crimerec.simulation.plan import LIMIT
+from crimerec.simulation.truth import LIMIT, RECORDED_AT_FIRST_CONTACT
 from services.auditor.rules.detectors import Rule
 from services.auditor.rules.statistics import REPORTED_GROUPS, unrecorded_per_year, wilson
 
@@ -69,9 +70,45 @@ async def read_auditor(
     return AuditorView(clock, flags, recording.json(), cancellations.json(), rate_to)
 
 
-def evaluate(truth: dict[str, Any], view: AuditorView) -> dict[str, Any]:
-    """The evaluation as JSON: per rule, the recording rate, the cancellation table, the annual estimate."""
+def evaluate(
+    truth: dict[str, Any], view: AuditorView, *, screening: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The evaluation as JSON: per rule, the recording rate, the cancellation table, the annual estimate; and, when
+    screening results are given (contact id → {"positive", "families"}), how the narrative screener did."""
     contacts = truth["contacts"]
+    start = datetime.fromisoformat(truth["start"])
+    in_rate = [c for c in contacts.values() if start <= datetime.fromisoformat(c["received_at"]) < view.rate_to]
+    hidden = [c for c in in_rate if c["kind"] == "hidden_in_narrative"]
+    recording = _recording_rates(in_rate, view)
+    overall = recording["overall"]
+    annual_recorded = view.recording["recorded_crime_12_months"]
+    hidden_crimes = sum(len(c["should"]) for c in hidden)
+    result = {
+        "profile": truth["profile"],
+        "force": truth["force"],
+        "period": {"from": truth["start"], "to": truth["end"], "auditor_clock": view.clock.isoformat()},
+        "rules": _rule_rows(contacts, view),
+        "hidden_in_narrative": {
+            "contacts": len(hidden),
+            "crimes": hidden_crimes,
+            "share_of_should": hidden_crimes / overall["true_should"] if overall["true_should"] else None,
+            "note": "crimes logged as ASB or public safety, traceable only in the narrative: no event rule sees them",
+        },
+        "recording_rate": recording,
+        "cancellations": _cancellation_rows(contacts, view),
+        "annual_estimate": {
+            "recorded_crime_12_months": annual_recorded,
+            "auditor": view.recording["unrecorded_crimes_per_year"],
+            "truth": unrecorded_per_year(annual_recorded, overall["true_rate"]),
+        },
+    }
+    if screening is not None:
+        result["screening"] = score_screening(truth, screening)
+    return result
+
+
+def _rule_rows(contacts: dict[str, Any], view: AuditorView) -> list[dict[str, Any]]:
+    """Per rule: the breaches knowable by the auditor's clock against the flags it raised."""
     by_id = {c["contact_id"]: ref for ref, c in contacts.items() if c.get("contact_id")}
     expected: set[tuple[str, str]] = set()
     for ref, contact in contacts.items():
@@ -79,27 +116,31 @@ def evaluate(truth: dict[str, Any], view: AuditorView) -> dict[str, Any]:
             if datetime.fromisoformat(breach["knowable_at"]) <= view.clock:
                 expected.add((breach["rule"], ref))
     raised = {(f["rule"], by_id[f["contact_id"]]) for f in view.flags if f["contact_id"] in by_id}
-    rules = []
+    rows = []
     for rule in Rule:
         truth_keys = {k for k in expected if k[0] == rule.value}
         flag_keys = {k for k in raised if k[0] == rule.value}
-        tp, fp, fn = len(truth_keys & flag_keys), len(flag_keys - truth_keys), len(truth_keys - flag_keys)
-        rules.append(
-            {
-                "rule": rule.value,
-                "injected": len(truth_keys),
-                "true_positives": tp,
-                "false_positives": fp,
-                "false_negatives": fn,
-                "precision": tp / (tp + fp) if tp + fp else None,
-                "recall": tp / (tp + fn) if tp + fn else None,
-                "false_positive_examples": sorted(r for _, r in flag_keys - truth_keys)[:5],
-                "false_negative_examples": sorted(r for _, r in truth_keys - flag_keys)[:5],
-            }
-        )
-    start = datetime.fromisoformat(truth["start"])
-    in_rate = [c for c in contacts.values() if start <= datetime.fromisoformat(c["received_at"]) < view.rate_to]
-    hidden = [c for c in in_rate if c["kind"] == "hidden_in_narrative"]
+        counts = _confusion({r for _, r in truth_keys}, {r for _, r in flag_keys})
+        rows.append({"rule": rule.value, "injected": len(truth_keys), **counts})
+    return rows
+
+
+def _confusion(truth: set[str], found: set[str]) -> dict[str, Any]:
+    """True and false positives, misses, precision and recall of what was found against the truth."""
+    tp, fp, fn = len(truth & found), len(found - truth), len(truth - found)
+    return {
+        "true_positives": tp,
+        "false_positives": fp,
+        "false_negatives": fn,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "false_positive_examples": sorted(found - truth)[:5],
+        "false_negative_examples": sorted(truth - found)[:5],
+    }
+
+
+def _recording_rates(in_rate: list[dict[str, Any]], view: AuditorView) -> dict[str, Any]:
+    """Per reported group: the true rate, the rate the events show, and the auditor's with its interval."""
     visible = [c for c in in_rate if c["kind"] != "hidden_in_narrative"]
     recording = {}
     for group, categories in REPORTED_GROUPS.items():
@@ -119,46 +160,79 @@ def evaluate(truth: dict[str, Any], view: AuditorView) -> dict[str, Any]:
             "auditor": auditor,
             "true_visible_rate_within_auditor_interval": inside,
         }
-    injected_table = Counter[tuple[str, bool]]()
+    return recording
+
+
+def _cancellation_rows(contacts: dict[str, Any], view: AuditorView) -> list[dict[str, Any]]:
+    """The auditor's "x of n correct" per audit category against the injected cancellations."""
+    injected = Counter[tuple[str, bool]]()
     for contact in contacts.values():
         cancellation = contact.get("cancellation")
         if cancellation and datetime.fromisoformat(cancellation["approved_at"]) <= view.clock:
-            injected_table[cancellation["category"], cancellation["correct"]] += 1
+            injected[cancellation["category"], cancellation["correct"]] += 1
     table = []
     for row in view.cancellations["categories"]:
         category = row["audit_category"]
-        n = injected_table[category, True] + injected_table[category, False]
+        n = injected[category, True] + injected[category, False]
         table.append(
             {
                 "audit_category": category,
-                "injected": f"{injected_table[category, True]} of {n} correct",
+                "injected": f"{injected[category, True]} of {n} correct",
                 "auditor": row["summary"],
-                "equal": (row["correct"], row["cancellations"]) == (injected_table[category, True], n),
+                "equal": (row["correct"], row["cancellations"]) == (injected[category, True], n),
             }
         )
-    overall = recording["overall"]
-    annual_recorded = view.recording["recorded_crime_12_months"]
+    return table
+
+
+def score_screening(truth: dict[str, Any], screening: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """How the narrative screener did on the contacts the recorder did not record at first contact: precision and
+    recall of "screened positive" against "the narrative discloses a crime", overall and per offence family.
+
+    `screening` maps a contact id to {"positive": bool, "families": [...]}; a contact in scope with no result counts
+    as not screened positive (and is counted as not screened)."""
+    disclosed: set[str] = set()
+    positive: set[str] = set()
+    families: dict[str, str] = {}
+    named: set[str] = set()
+    in_scope = not_screened = 0
+    for ref, contact in truth["contacts"].items():
+        narrative, contact_id = contact.get("narrative"), contact.get("contact_id")
+        if narrative is None or contact_id is None or _recorded_at_first_contact(contact):
+            continue
+        in_scope += 1
+        result = screening.get(contact_id)
+        not_screened += result is None
+        if narrative["discloses_crime"]:
+            disclosed.add(ref)
+            families[ref] = narrative["family"]
+        if result is not None and result["positive"]:
+            positive.add(ref)
+            if narrative["family"] in result.get("families", ()):
+                named.add(ref)
+    by_family = {}
+    for family in sorted(set(families.values())):
+        refs = {r for r, f in families.items() if f == family}
+        found = refs & positive
+        by_family[family] = {
+            "disclosed": len(refs),
+            "screened_positive": len(found),
+            "recall": len(found) / len(refs) if refs else None,
+            "family_named": len(found & named),
+        }
     return {
-        "profile": truth["profile"],
-        "force": truth["force"],
-        "period": {"from": truth["start"], "to": truth["end"], "auditor_clock": view.clock.isoformat()},
-        "rules": rules,
-        "hidden_in_narrative": {
-            "contacts": len(hidden),
-            "crimes": sum(len(c["should"]) for c in hidden),
-            "share_of_should": (sum(len(c["should"]) for c in hidden) / overall["true_should"])
-            if overall["true_should"]
-            else None,
-            "note": "crimes logged as ASB or public safety, traceable only in the narrative: no event rule sees them",
-        },
-        "recording_rate": recording,
-        "cancellations": table,
-        "annual_estimate": {
-            "recorded_crime_12_months": annual_recorded,
-            "auditor": view.recording["unrecorded_crimes_per_year"],
-            "truth": unrecorded_per_year(annual_recorded, overall["true_rate"]),
-        },
+        "contacts": in_scope,
+        "not_screened": not_screened,
+        "disclosing_crime": len(disclosed),
+        "screened_positive": len(positive),
+        **_confusion(disclosed, positive),
+        "by_family": by_family,
     }
+
+
+def _recorded_at_first_contact(contact: dict[str, Any]) -> bool:
+    # Truth files written before the field was added say it through the kind.
+    return bool(contact.get("recorded_at_first_contact", contact["kind"] in RECORDED_AT_FIRST_CONTACT))
 
 
 def _rate(contacts: list[dict[str, Any]], categories: frozenset[str]) -> Any:

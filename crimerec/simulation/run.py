@@ -164,6 +164,25 @@ def show(result: dict[str, Any], console: Console) -> None:
         f"Unrecorded crimes a year (R = {annual['recorded_crime_12_months']}): auditor {_num(annual['auditor'])}, "
         f"truth {_num(annual['truth'])}"
     )
+    if "screening" in result:
+        show_screening(result["screening"], console)
+
+
+def show_screening(screening: dict[str, Any], console: Console) -> None:
+    """The narrative screener's precision and recall, overall and per offence family, as a table."""
+    table = Table(title=f"Narrative screening — {screening['contacts']} contacts not recorded at first contact")
+    for column in ("family", "disclosing a crime", "screened positive", "family named", "recall"):
+        table.add_column(column, justify="left" if column == "family" else "right")
+    for family, row in screening["by_family"].items():
+        table.add_row(
+            family, str(row["disclosed"]), str(row["screened_positive"]), str(row["family_named"]), _pct(row["recall"])
+        )
+    console.print(table)
+    console.print(
+        f"screened positive {screening['screened_positive']}: precision {_pct(screening['precision'])}, "
+        f"recall {_pct(screening['recall'])}; {screening['false_positives']} false positives, "
+        f"{screening['false_negatives']} missed, {screening['not_screened']} not screened"
+    )
 
 
 def _pct(value: float | None) -> str:
