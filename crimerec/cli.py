@@ -125,6 +125,9 @@ def up(
     recorder_port: int = 8002,
     auditor_port: int = 8003,
     kafka_port: Annotated[int, typer.Option(help="Port of the embedded broker.")] = 19092,
+    give_up_after: Annotated[
+        float, typer.Option(help="Seconds a process may keep failing (never up 30 s) before everything stops.")
+    ] = 180.0,
     demo: Annotated[bool, typer.Option(help="Post a few sample contacts once everything is up.")] = False,
     feed: Annotated[bool, typer.Option(help="Print each decision as it is made.")] = True,
     simulation: Annotated[
@@ -147,8 +150,9 @@ def up(
         kafka_port=kafka_port,
         console=console,
         simulation=simulation,
+        give_up_after=give_up_after,
     )
-    stack_.run(demo=demo, feed=feed and not simulation)
+    raise typer.Exit(stack_.run(demo=demo, feed=feed and not simulation))
 
 
 @app.command()
