@@ -187,3 +187,31 @@ def evaluate(
     from crimerec.simulation.run import run_evaluation
 
     raise typer.Exit(run_evaluation(truth, out, data_dir, console))
+
+
+@app.command()
+def chaos(
+    contacts: Annotated[int, typer.Option(help="Contacts to post.", min=1)] = 10_000,
+    rate: Annotated[float, typer.Option(help="Contacts a second, all clients together.", min=0.1)] = 40.0,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.", min=1)] = 8,
+    kills_per_service: Annotated[int, typer.Option(help="SIGKILLs of each of intake, recorder, auditor.")] = 3,
+    kill_broker: Annotated[bool, typer.Option(help="SIGKILL the embedded broker once (it loses its log).")] = True,
+    kill_database: Annotated[bool, typer.Option(help="SIGKILL the embedded PostgreSQL once.")] = True,
+    kill_everything: Annotated[bool, typer.Option(help="SIGKILL `crimerec up` and all it started, once.")] = True,
+    seed: Annotated[int, typer.Option(help="Same seed, same kill order and moments.")] = 1,
+    data_dir: Annotated[Path, typer.Option(help="State folder of the run's stack (emptied first).")] = Path(
+        ".crimerec-chaos"
+    ),
+    database_url: DatabaseUrl = None,
+    kafka_bootstrap: KafkaBootstrap = None,
+) -> None:
+    """Runs the whole stack under load while SIGKILLing its processes, then checks that every contact intake
+    acknowledged was recorded exactly once; exits 1 on any loss or duplicate."""
+    from crimerec.chaos.run import ChaosOptions, run_chaos
+
+    options = ChaosOptions(
+        contacts=contacts, rate=rate, clients=clients, kills_per_service=kills_per_service, kill_broker=kill_broker,
+        kill_database=kill_database, kill_everything=kill_everything, seed=seed, data_dir=data_dir,
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap,
+    )  # fmt: skip
+    raise typer.Exit(0 if run_chaos(options, console).held else 1)

@@ -276,7 +276,7 @@ class Stack:
         for child in self.children.values():
             if child.process:
                 try:
-                    child.process.wait(timeout=5)
+                    child.process.wait(timeout=2)  # they are crash-safe: a short grace, then by force
                 except subprocess.TimeoutExpired:
                     child.process.kill()
                     child.process.wait()
