@@ -6,7 +6,7 @@ import asyncio
 import gc
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,11 +16,18 @@ from schemas.catalogue import FORCES
 from schemas.events import Role
 from services.runtime.settings import EngineSettings
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from crimerec.deadletters import DeadLetter
+
 app = typer.Typer(help="crimerec: first-contact crime recording (intake, recorder, auditor).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outboxes and topics.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+deadletters_app = typer.Typer(help="Dead letters: events a consumer could not handle.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(deadletters_app, name="deadletters")
 console = Console()
 
 DatabaseUrl = Annotated[
@@ -215,3 +222,40 @@ def chaos(
         database_url=database_url, kafka_bootstrap=kafka_bootstrap,
     )  # fmt: skip
     raise typer.Exit(0 if run_chaos(options, console).held else 1)
+
+
+def _dead_letters_table(title: str, letters: list[DeadLetter]) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("dead letter", "source topic", "partition", "offset", "consumer", "tries", "reason"):
+        table.add_column(column)
+    for d in letters:
+        where = f"{d.dlq_topic}:{d.dlq_partition}:{d.dlq_offset}"
+        reason = f"{d.error_type}: {d.reason}" if d.error_type else d.reason
+        table.add_row(
+            where, d.source_topic, str(d.source_partition), str(d.source_offset), d.consumer, str(d.attempts or ""),
+            reason[:160],
+        )  # fmt: skip
+    return table
+
+
+@deadletters_app.command("list")
+def deadletters_list(kafka_bootstrap: KafkaBootstrap = None) -> None:
+    """Lists every dead letter: why it was refused, and the topic, partition and offset it came from."""
+    from crimerec.deadletters import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(_engines(None, kafka_bootstrap)))
+    console.print(_dead_letters_table(f"{len(letters)} dead letters", letters))
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    source_topic: Annotated[str | None, typer.Option(help="Only the dead letters of this topic.")] = None,
+    kafka_bootstrap: KafkaBootstrap = None,
+) -> None:
+    """Puts every dead letter not yet replayed back on its source topic (after the fix that lets it through)."""
+    from crimerec.deadletters import replay_dead_letters
+
+    letters = asyncio.run(replay_dead_letters(_engines(None, kafka_bootstrap), source_topic=source_topic))
+    console.print(_dead_letters_table(f"replayed {len(letters)} dead letters", letters))
