@@ -161,6 +161,11 @@ class Stack:
             CRIMEREC_KAFKA_BOOTSTRAP=engines.kafka_bootstrap,
             CRIMEREC_KAFKA_ENABLE_IDEMPOTENCE=str(engines.kafka_enable_idempotence).lower(),
         )
+        if self.kafka is not None:
+            # A SIGKILLed consumer never leaves its group: its partitions wait until its session expires. On one
+            # machine a short session brings a restarted service back to work in seconds (unless set already).
+            env.setdefault("CRIMEREC_KAFKA_SESSION_TIMEOUT_MS", "3000")
+            env.setdefault("CRIMEREC_KAFKA_HEARTBEAT_INTERVAL_MS", "600")
         if self.simulation:
             env.update(
                 CRIMEREC_SIMULATED_CLOCK="true",
