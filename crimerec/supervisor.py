@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -99,7 +98,7 @@ class Stack:
         """Starts the embedded engines that no URL was given for; migrates; creates and (re-)seeds the topics."""
         if self.database_url:
             url = self.database_url
-            self.console.print(f"PostgreSQL: external ({_redact(url)})")
+            self.console.print(f"PostgreSQL: external ({welcome.redact(url)})")
         else:
             self.postgres = EmbeddedPostgres(self.data_dir)
             with self.console.status("starting embedded PostgreSQL…"):
@@ -204,15 +203,8 @@ class Stack:
         self._write_state()
 
     def _write_state(self) -> None:
-        state = {
-            name: {"pid": c.process.pid if c.process else None, "url": f"http://{self.host}:{c.port}"}
-            for name, c in self.children.items()
-        }
-        # Written whole, then moved into place, so a reader never sees half a file.
-        path = self.data_dir / "services.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, path)
+        pids = {name: c.process.pid if c.process else None for name, c in self.children.items()}
+        welcome.write_services_file(self.data_dir, host=self.host, ports=self.ports, pids=pids)
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Waits until every service answers /readyz, restarting any that dies meanwhile."""
@@ -400,9 +392,3 @@ class Stack:
         self.console.print("stopped")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -71,3 +72,20 @@ def post_demo_contacts(console: Console, intake: str, keys: dict[str, str], *, f
             console.print(f"posted sample contact {i + 1}: {contact['narrative'][:70]}…")
         else:
             console.print(f"[yellow]sample contact {i + 1}: {response.status_code} {response.text[:200]}")
+
+
+def write_services_file(data_dir: Path, *, host: str, ports: dict[str, int], pids: dict[str, int | None]) -> None:
+    """services.json: each service's URL and pid, for the tools that talk to a running stack."""
+    state = {name: {"pid": pids.get(name), "url": f"http://{host}:{port}"} for name, port in ports.items()}
+    # Written whole, then moved into place, so a reader never sees half a file.
+    path = data_dir / "services.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, path)
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
