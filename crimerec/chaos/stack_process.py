@@ -58,8 +58,11 @@ class UpProcess:
         with open(self.log_path, "ab") as log:
             log.write(f"--- chaos: starting crimerec up at {time.ctime()}\n".encode())
             log.flush()
+            # The engines are the run's flags alone: a URL in this environment must not slip in beside them.
+            engines = ("CRIMEREC_DATABASE_URL", "CRIMEREC_KAFKA_BOOTSTRAP")
+            env = {k: v for k, v in os.environ.items() if k not in engines}
             self.process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
             )
 
     def records(self) -> dict[str, ProcessRecord]:
