@@ -22,7 +22,7 @@ class GiveUp(Exception):
 
 def restart_delay(failures: int) -> float:
     """The wait before restart number `failures` in a row: half a second, doubling to half a minute."""
-    return min(0.5 * 2 ** max(failures - 1, 0), 30.0)
+    return float(min(0.5 * 2 ** max(failures - 1, 0), 30.0))
 
 
 @dataclass

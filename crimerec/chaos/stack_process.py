@@ -87,7 +87,7 @@ class UpProcess:
             return None
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, signal.SIGKILL)
-        return proc.pid
+        return int(proc.pid)
 
     def kill_everything(self) -> list[int]:
         """SIGKILLs `crimerec up` and, at once, everything it had started; returns their pids."""
