@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo up test lint bench schemas clean
+.PHONY: demo up test lint bench schemas clean chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/auditor.py
 	$(BIN)/python bench/simulate.py
+
+## chaos: the whole stack under load while every process is SIGKILLed; exits 1 on any loss or duplicate
+chaos: $(STAMP)
+	$(BIN)/crimerec chaos --contacts 10000 --rate 40
 
 ## schemas: regenerate the committed JSON Schema and AsyncAPI files from the models
 schemas: $(STAMP)

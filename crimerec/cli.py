@@ -6,7 +6,7 @@ import asyncio
 import gc
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,12 +17,19 @@ from schemas.catalogue import FORCES
 from schemas.events import Role
 from services.runtime.settings import EngineSettings
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from crimerec.deadletters import DeadLetter
+
 app = typer.Typer(help="crimerec: first-contact crime recording (intake, recorder, auditor).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Outboxes and topics.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+deadletters_app = typer.Typer(help="Dead letters: events a consumer could not handle.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(screening_app, name="screening")
+app.add_typer(deadletters_app, name="deadletters")
 console = Console()
 
 DatabaseUrl = Annotated[
@@ -127,6 +134,9 @@ def up(
     recorder_port: int = 8002,
     auditor_port: int = 8003,
     kafka_port: Annotated[int, typer.Option(help="Port of the embedded broker.")] = 19092,
+    give_up_after: Annotated[
+        float, typer.Option(help="Seconds a process may keep failing (never up 30 s) before everything stops.")
+    ] = 180.0,
     demo: Annotated[bool, typer.Option(help="Post a few sample contacts once everything is up.")] = False,
     feed: Annotated[bool, typer.Option(help="Print each decision as it is made.")] = True,
     simulation: Annotated[
@@ -149,8 +159,9 @@ def up(
         kafka_port=kafka_port,
         console=console,
         simulation=simulation,
+        give_up_after=give_up_after,
     )
-    stack_.run(demo=demo, feed=feed and not simulation)
+    raise typer.Exit(stack_.run(demo=demo, feed=feed and not simulation))
 
 
 @app.command()
@@ -185,3 +196,68 @@ def evaluate(
     from crimerec.simulation.run import run_evaluation
 
     raise typer.Exit(run_evaluation(truth, out, data_dir, console))
+
+
+@app.command()
+def chaos(
+    contacts: Annotated[int, typer.Option(help="Contacts to post.", min=1)] = 10_000,
+    rate: Annotated[float, typer.Option(help="Contacts a second, all clients together.", min=0.1)] = 40.0,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients.", min=1)] = 8,
+    kills_per_service: Annotated[int, typer.Option(help="SIGKILLs of each of intake, recorder, auditor.")] = 3,
+    kill_broker: Annotated[bool, typer.Option(help="SIGKILL the embedded broker once (it loses its log).")] = True,
+    kill_database: Annotated[bool, typer.Option(help="SIGKILL the embedded PostgreSQL once.")] = True,
+    kill_everything: Annotated[bool, typer.Option(help="SIGKILL `crimerec up` and all it started, once.")] = True,
+    seed: Annotated[int, typer.Option(help="Same seed, same kill order and moments.")] = 1,
+    data_dir: Annotated[Path, typer.Option(help="State folder of the run's stack (emptied first).")] = Path(
+        ".crimerec-chaos"
+    ),
+    database_url: DatabaseUrl = None,
+    kafka_bootstrap: KafkaBootstrap = None,
+) -> None:
+    """Runs the whole stack under load while SIGKILLing its processes, then checks that every contact intake
+    acknowledged was recorded exactly once; exits 1 on any loss or duplicate."""
+    from crimerec.chaos.run import ChaosOptions, run_chaos
+
+    options = ChaosOptions(
+        contacts=contacts, rate=rate, clients=clients, kills_per_service=kills_per_service, kill_broker=kill_broker,
+        kill_database=kill_database, kill_everything=kill_everything, seed=seed, data_dir=data_dir,
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap,
+    )  # fmt: skip
+    raise typer.Exit(0 if run_chaos(options, console).held else 1)
+
+
+def _dead_letters_table(title: str, letters: list[DeadLetter]) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("dead letter", "source topic", "partition", "offset", "consumer", "tries", "reason"):
+        table.add_column(column)
+    for d in letters:
+        where = f"{d.dlq_topic}:{d.dlq_partition}:{d.dlq_offset}"
+        reason = f"{d.error_type}: {d.reason}" if d.error_type else d.reason
+        table.add_row(
+            where, d.source_topic, str(d.source_partition), str(d.source_offset), d.consumer, str(d.attempts or ""),
+            reason[:160],
+        )  # fmt: skip
+    return table
+
+
+@deadletters_app.command("list")
+def deadletters_list(kafka_bootstrap: KafkaBootstrap = None) -> None:
+    """Lists every dead letter: why it was refused, and the topic, partition and offset it came from."""
+    from crimerec.deadletters import list_dead_letters
+
+    letters = asyncio.run(list_dead_letters(_engines(None, kafka_bootstrap)))
+    console.print(_dead_letters_table(f"{len(letters)} dead letters", letters))
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    source_topic: Annotated[str | None, typer.Option(help="Only the dead letters of this topic.")] = None,
+    kafka_bootstrap: KafkaBootstrap = None,
+) -> None:
+    """Puts every dead letter not yet replayed back on its source topic (after the fix that lets it through)."""
+    from crimerec.deadletters import replay_dead_letters
+
+    letters = asyncio.run(replay_dead_letters(_engines(None, kafka_bootstrap), source_topic=source_topic))
+    console.print(_dead_letters_table(f"replayed {len(letters)} dead letters", letters))

@@ -1,10 +1,14 @@
-"""`crimerec up`: engines, migrations, keys and the three services as supervised processes."""
+"""`crimerec up`: engines, migrations, keys and the three services as supervised processes.
+
+Whatever it started is restarted when it dies, at any moment: a service with backoff; the broker re-seeded from the
+outboxes with the services restarted around it; the database. processes.json in the state folder names every process
+it started, so the next `crimerec up` stops what a killed supervisor left; on Linux they also die with it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -15,24 +19,16 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
-from crimerec import stack
+from crimerec import stack, welcome
 from crimerec.embedded import EmbeddedKafka, EmbeddedPostgres
+from crimerec.processes import ProcessBook, die_with_parent, in_fresh_thread, reclaim_orphans, wait_port_free
+from crimerec.restarts import GIVE_UP_AFTER_S, Child, Failures, GiveUp, now
+from services.runtime import broker_identity
 from services.runtime.settings import EngineSettings
 
 DEMO_FORCE = "GMP"
-
-
-@dataclass
-class Child:
-    """One service process and how often it has been restarted."""
-
-    name: str
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = 0.0
+BROKER_CHECK_EVERY_S = 10.0
 
 
 @dataclass
@@ -47,73 +43,114 @@ class Stack:
     kafka_port: int
     console: Console
     simulation: bool = False
+    give_up_after: float = GIVE_UP_AFTER_S
     postgres: EmbeddedPostgres | None = None
     kafka: EmbeddedKafka | None = None
     children: dict[str, Child] = field(default_factory=dict)
     stopping: bool = False
+    engines: EngineSettings | None = None
+    broker_failures: Failures = field(default_factory=Failures)
+    _engine_started: dict[str, float] = field(default_factory=dict)
+    database_failures: Failures = field(default_factory=Failures)
 
     # ------------------------------------------------------------------------------------------------ lifecycle
 
-    def run(self, *, demo: bool, feed: bool) -> None:
-        """Starts everything, waits for Ctrl-C (or SIGTERM), then stops everything cleanly."""
+    def run(self, *, demo: bool, feed: bool) -> int:
+        """Starts everything, supervises it until Ctrl-C (or SIGTERM), then stops everything; 1 if it gave up."""
         # Both signals stop everything, even when `up` was started in the background (where SIGINT is inherited
         # as ignored).
         signal.signal(signal.SIGTERM, lambda *_: self._interrupt())
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.book = ProcessBook(self.data_dir)
         try:
+            self.claim_folder()
             engines = self.start_engines()
-            env = self.child_env(engines)
-            self.start_services(env)
+            self.start_services(self.child_env(engines))
             keys = self.demo_keys(engines)
             self.wait_ready()
             self.banner(keys)
             if demo:
                 self.post_demo_contacts(keys)
-            self.watch(engines, feed=feed)
+            self.watch(feed=feed)
         except KeyboardInterrupt:
             pass
+        except (GiveUp, RuntimeError) as exc:
+            self.console.print(f"[red]{exc}")
+            return 1
         finally:
             self.stop()
+        return 0
 
     def _interrupt(self) -> None:
         raise KeyboardInterrupt
 
-    def start_engines(self) -> EngineSettings:
-        """Starts the embedded engines that no URL was given for; migrates; creates and (re-)seeds the topics."""
+    def claim_folder(self) -> None:
+        """Makes the state folder ours: stops what a killed supervisor left running there, records ourselves."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
+        # The database is reclaimed (reused) rather than stopped: it keeps its data, and its crash recovery
+        # is its own. Everything else is stopped and started again.
+        for record in reclaim_orphans(self.book, keep=frozenset({"postgres"})):
+            self.console.print(f"[yellow]stopped {record.role} (pid {record.pid}) left running by a killed supervisor")
+        self.book.note("supervisor", os.getpid())
+
+    def start_engines(self) -> EngineSettings:
+        """Starts the embedded engines that no URL was given for; migrates; creates and (re-)seeds the topics."""
         if self.database_url:
             url = self.database_url
-            self.console.print(f"PostgreSQL: external ({_redact(url)})")
+            self.console.print(f"PostgreSQL: external ({welcome.redact(url)})")
         else:
             self.postgres = EmbeddedPostgres(self.data_dir)
             with self.console.status("starting embedded PostgreSQL…"):
                 url = self.postgres.start()
+            self.book.note("postgres", self.postgres.pid)
             self.console.print(f"PostgreSQL: embedded, data in {self.data_dir / 'postgres'}")
-        embedded_kafka = not self.kafka_bootstrap
         if self.kafka_bootstrap:
             bootstrap = self.kafka_bootstrap
             self.console.print(f"Kafka: external ({bootstrap})")
         else:
-            self.kafka = EmbeddedKafka(self.data_dir, port=self.kafka_port)
+            self.kafka = EmbeddedKafka(self.data_dir, port=self.kafka_port, die_with_parent=True)
+            wait_port_free(self.kafka.host, self.kafka_port)  # a reclaimed broker may take a moment to let go
             with self.console.status("starting embedded Kafka-protocol broker (Tansu)…"):
                 bootstrap = self.kafka.start()
+            self.book.note("broker", self.kafka.pid)
             self.console.print(
                 f"Kafka: embedded Tansu broker on {bootstrap} (memory: its log is re-seeded from the outboxes)"
             )
-        engines = EngineSettings(
+        self.engines = EngineSettings(
             database_url=url,  # type: ignore[arg-type]
             kafka_bootstrap=bootstrap,
-            kafka_enable_idempotence=False if embedded_kafka else EngineSettings().kafka_enable_idempotence,
+            kafka_enable_idempotence=False if self.kafka else EngineSettings().kafka_enable_idempotence,
         )
         with self.console.status("migrating…"):
-            stack.migrate_all(engines.database_url.get_secret_value())
-        # The embedded broker forgets everything when it stops: publish every retained outbox row again.
-        # Consumers' inboxes make the replay harmless.
-        republished = asyncio.run(stack.prepare_broker(engines, republish=embedded_kafka))
+            stack.migrate_all(url)
+        self.seed_broker(new=self.kafka is not None or self._broker_lost_log() is not None)
+        return self.engines
+
+    def seed_broker(self, *, new: bool) -> None:
+        """Creates the topics; a broker that is new (embedded, or found to have lost its log) gets every retained
+        outbox row again. The consumers' inboxes make the replay harmless."""
+        assert self.engines is not None
+        engines = self.engines
+        republished = in_fresh_thread(lambda: stack.prepare_broker(engines, republish=new))
         if republished:
             self.console.print(f"re-seeded the broker with {republished} retained events")
-        return engines
+        self._remember_broker()
+
+    def _remember_broker(self) -> None:
+        assert self.engines is not None
+        engines, path = self.engines, self.data_dir / "broker.json"
+        with contextlib.suppress(Exception):  # a broker away now is looked at again at the next check
+            in_fresh_thread(lambda: broker_identity.remember(engines, path))
+
+    def _broker_lost_log(self) -> str | None:
+        """Why the broker has lost the log it had at our last look (None: it has not, or it cannot be asked)."""
+        assert self.engines is not None
+        engines, path = self.engines, self.data_dir / "broker.json"
+        try:
+            return in_fresh_thread(lambda: broker_identity.lost_since_last_look(engines, path))
+        except Exception:
+            return None
 
     def child_env(self, engines: EngineSettings) -> dict[str, str]:
         """The environment each service process gets: the engines, and where to listen."""
@@ -123,6 +160,11 @@ class Stack:
             CRIMEREC_KAFKA_BOOTSTRAP=engines.kafka_bootstrap,
             CRIMEREC_KAFKA_ENABLE_IDEMPOTENCE=str(engines.kafka_enable_idempotence).lower(),
         )
+        if self.kafka is not None:
+            # A SIGKILLed consumer never leaves its group: its partitions wait until its session expires. On one
+            # machine a short session brings a restarted service back to work in seconds (unless set already).
+            env.setdefault("CRIMEREC_KAFKA_SESSION_TIMEOUT_MS", "3000")
+            env.setdefault("CRIMEREC_KAFKA_HEARTBEAT_INTERVAL_MS", "600")
         if self.simulation:
             env.update(
                 CRIMEREC_SIMULATED_CLOCK="true",
@@ -140,121 +182,182 @@ class Stack:
         for name, port in self.ports.items():
             self.children[name] = Child(name, port)
             self._spawn(self.children[name])
-        self._write_state()
+
+    def _log_of(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
 
     def _spawn(self, child: Child) -> None:
-        log = open(self.data_dir / "logs" / f"{child.name}.log", "ab")  # noqa: SIM115 - the child owns it
+        # Spawned from the main thread only: the parent-death signal follows the thread that forked.
+        log = open(self._log_of(child.name), "ab")  # noqa: SIM115 - the child owns it
         child.process = subprocess.Popen(
             [sys.executable, "-m", "crimerec", "serve", child.name],
             env=self._env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us, and we stop the children in order
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
-        child.started_at = time.monotonic()
+        child.started_at = now()
         log.close()
+        self.book.note(child.name, child.process.pid)
+        self._write_state()
 
     def _write_state(self) -> None:
-        state = {
-            name: {"pid": c.process.pid if c.process else None, "url": f"http://{self.host}:{c.port}"}
-            for name, c in self.children.items()
-        }
-        # Written whole, then moved into place, so a reader never sees half a file.
-        path = self.data_dir / "services.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, path)
+        pids = {name: c.process.pid if c.process else None for name, c in self.children.items()}
+        welcome.write_services_file(self.data_dir, host=self.host, ports=self.ports, pids=pids)
 
     def wait_ready(self, timeout: float = 90) -> None:
-        """Waits until every service answers /readyz."""
+        """Waits until every service answers /readyz, restarting any that dies meanwhile."""
         deadline = time.monotonic() + timeout
+        waiting = dict(self.children)
         with self.console.status("waiting for the services…"):
-            for child in self.children.values():
-                url = f"http://{self.host}:{child.port}/readyz"
-                while True:
-                    if child.process and child.process.poll() is not None:
-                        raise SystemExit(f"{child.name} exited; see {self.data_dir / 'logs' / (child.name + '.log')}")
+            while waiting:
+                self.supervise()
+                for name, child in list(waiting.items()):
                     with contextlib.suppress(httpx.HTTPError):
-                        if httpx.get(url, timeout=2).status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{child.name} not ready after {timeout:.0f} s; see its log")
-                    time.sleep(0.3)
+                        if httpx.get(f"http://{self.host}:{child.port}/readyz", timeout=2).status_code == 200:
+                            del waiting[name]
+                if waiting and time.monotonic() > deadline:
+                    names = ", ".join(waiting)
+                    raise RuntimeError(f"{names} not ready after {timeout:.0f} s; see {self.data_dir / 'logs'}")
+                time.sleep(0.3)
 
     def demo_keys(self, engines: EngineSettings) -> dict[str, str]:
         """The demo keys for force GMP: issued on first start, read back afterwards."""
-        path = self.data_dir / "demo-keys.json"
-        if path.exists():
-            keys: dict[str, str] = json.loads(path.read_text())
-            # The same data folder may now run on another database: keep only keys this database knows.
-            if asyncio.run(stack.keys_known(engines, list(keys.values()))):
-                return keys
-        keys = asyncio.run(stack.issue_keys(engines, force=DEMO_FORCE, roles=stack.DEMO_ROLES, label="demo"))
-        path.write_text(json.dumps(keys, indent=2))
-        path.chmod(0o600)
-        return keys
+        return welcome.demo_keys(self.data_dir, engines, force=DEMO_FORCE)
 
     def banner(self, keys: dict[str, str]) -> None:
         """Tells the user where everything is and how to try it."""
-        table = Table(title="crimerec is running", show_lines=False)
-        table.add_column("service")
-        table.add_column("URL")
-        table.add_column("API docs")
-        for child in self.children.values():
-            base = f"http://{self.host}:{child.port}"
-            table.add_row(child.name, base, f"{base}/docs")
-        self.console.print(table)
-        keys_table = Table(title=f"demo API keys for {DEMO_FORCE} (also in {self.data_dir / 'demo-keys.json'})")
-        keys_table.add_column("role")
-        keys_table.add_column("key")
-        for role, key in keys.items():
-            keys_table.add_row(role, key)
-        self.console.print(keys_table)
-        intake = f"http://{self.host}:{self.ports['intake']}"
-        self.console.print(
-            "Try it:\n"
-            f"  curl -s -X POST {intake}/v1/contacts -H 'Authorization: Bearer {keys['call_handler']}' \\\n"
-            "       -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' -d @examples/assault.json\n"
-            f"Logs: {self.data_dir / 'logs'}   Stop: Ctrl-C\n"
-        )
+        ports = {name: child.port for name, child in self.children.items()}
+        welcome.print_banner(self.console, host=self.host, ports=ports, keys=keys, data_dir=self.data_dir)
 
     def post_demo_contacts(self, keys: dict[str, str]) -> None:
         """Posts the sample contacts shipped with crimerec, received just now."""
-        from crimerec.demo import sample_contacts
+        welcome.post_demo_contacts(self.console, f"http://{self.host}:{self.ports['intake']}", keys)
 
-        intake = f"http://{self.host}:{self.ports['intake']}"
-        headers = {"Authorization": f"Bearer {keys['call_handler']}"}
-        for i, contact in enumerate(sample_contacts(force=DEMO_FORCE)):
-            response = httpx.post(
-                f"{intake}/v1/contacts",
-                json=contact,
-                headers=headers | {"Idempotency-Key": f"demo-{contact['source']['reference']}"},
-                timeout=10,
+    # ------------------------------------------------------------------------------------------------ supervision
+
+    def supervise(self) -> None:
+        """One look at everything this supervisor started: restarts what died (or raises GiveUp)."""
+        if self.postgres is not None and self.postgres.pid is None:
+            self.recover_database()
+        if self.kafka is not None and not self.kafka.is_running():
+            self.recover_broker(f"exited ({self.kafka.exit_code()})")
+        for child in self.children.values():
+            self._supervise_child(child)
+
+    def _supervise_child(self, child: Child) -> None:
+        assert child.failures is not None
+        code = child.exited()
+        if code is None:
+            return
+        if child.failures.next_start is None:
+            try:
+                delay = child.failures.died(
+                    code=code, started_at=child.started_at, now=now(), give_up_after=self.give_up_after
+                )
+            except GiveUp as exc:
+                raise GiveUp(child.give_up_message(exc, self._log_of(child.name))) from None
+            self.console.print(f"[red]{child.name} exited ({code}); restarting in {delay:.1f} s")
+        elif child.failures.due(now()):
+            child.failures.next_start = None
+            child.restarts += 1
+            self._spawn(child)
+            self.console.print(f"restarted {child.name} (restart {child.restarts}, pid {child.process.pid})")  # type: ignore[union-attr]
+
+    def _halt_services(self) -> None:
+        """Stops every service (gracefully for a few seconds, then by force), for a restart of what they use."""
+        for child in self.children.values():
+            if child.process and child.process.poll() is None:
+                child.process.terminate()
+        for child in self.children.values():
+            if child.process:
+                try:
+                    child.process.wait(timeout=2)  # they are crash-safe: a short grace, then by force
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+                    child.process.wait()
+
+    def _restart_services(self) -> None:
+        for child in self.children.values():
+            assert child.failures is not None
+            child.failures.next_start = None
+            child.restarts += 1
+            self._spawn(child)
+
+    def recover_broker(self, reason: str) -> None:
+        """Brings back a broker that lost its log: the services stopped, the broker restarted (embedded), its topics
+        re-seeded from the outboxes, the services started again (consumers with no offsets start from the earliest)."""
+        started = now()
+        self.console.print(f"[red]broker {reason}: restarting it, re-seeding it from the outboxes, and the services")
+        # The services stop first: a relay holding a row the lost broker acknowledged must not mark it published
+        # after the re-seed has reset it (it would then be on neither broker).
+        self._halt_services()
+        while True:
+            self._wait_before_restart("broker", self.broker_failures)
+            try:
+                if self.kafka is not None:
+                    self.kafka.stop()  # reaps the dead one
+                    wait_port_free(self.kafka.host, self.kafka_port)
+                    self.kafka.start()
+                    self.book.note("broker", self.kafka.pid)
+                self.seed_broker(new=True)
+                break
+            except Exception as exc:
+                self.console.print(f"[red]broker not back yet: {exc}")
+        self._engine_started["broker"] = now()
+        self._restart_services()
+        self.console.print(f"broker back after {now() - started:.1f} s; services restarted")
+
+    def recover_database(self) -> None:
+        """Restarts a stopped embedded PostgreSQL; the services retry their transactions meanwhile."""
+        assert self.postgres is not None and self.engines is not None
+        started = now()
+        self.console.print("[red]PostgreSQL stopped; restarting it (the services retry meanwhile)")
+        while True:
+            self._wait_before_restart("database", self.database_failures)
+            try:
+                url = self.postgres.start()
+                break
+            except Exception as exc:
+                self.console.print(f"[red]PostgreSQL not back yet: {exc}")
+        self._engine_started["database"] = now()
+        self.book.note("postgres", self.postgres.pid)
+        if url != self.engines.database_url.get_secret_value():  # another socket: the services need the new URL
+            self.engines = self.engines.model_copy(update={"database_url": url})
+            self._env = self.child_env(self.engines)
+            self._halt_services()
+            self._restart_services()
+        self.console.print(f"PostgreSQL back after {now() - started:.1f} s")
+
+    def _wait_before_restart(self, name: str, failures: Failures) -> None:
+        try:
+            delay = failures.died(
+                code=None, started_at=self._engine_started.get(name, 0.0), now=now(), give_up_after=self.give_up_after
             )
-            if response.status_code == 201:
-                self.console.print(f"posted sample contact {i + 1}: {contact['narrative'][:70]}…")
-            else:
-                self.console.print(f"[yellow]sample contact {i + 1}: {response.status_code} {response.text[:200]}")
+        except GiveUp as exc:
+            raise GiveUp(f"the {name} {exc}; stopping everything (see {self.data_dir})") from None
+        time.sleep(delay)
 
-    def watch(self, engines: EngineSettings, *, feed: bool) -> None:
-        """Until Ctrl-C: restarts any service that dies, and prints decisions as they are made."""
-        asyncio.run(self._watch(engines, feed))
+    def watch(self, *, feed: bool) -> None:
+        """Until Ctrl-C: restarts whatever dies, and prints decisions as they are made."""
+        asyncio.run(self._watch(feed))
 
-    async def _watch(self, engines: EngineSettings, feed: bool) -> None:
+    async def _watch(self, feed: bool) -> None:
         from crimerec.feed import print_decisions
 
-        feeder = asyncio.create_task(print_decisions(engines, self.console)) if feed else None
+        assert self.engines is not None
+        feeder = asyncio.create_task(print_decisions(self.engines, self.console)) if feed else None
+        next_check = now() + BROKER_CHECK_EVERY_S
         try:
             while not self.stopping:
-                for child in self.children.values():
-                    if child.process is not None and child.process.poll() is not None:
-                        code = child.process.returncode
-                        self.console.print(f"[red]{child.name} exited ({code}); restarting")
-                        child.restarts += 1
-                        # A service that keeps crashing at start is not restarted in a hot loop.
-                        await asyncio.sleep(min(2 ** min(child.restarts, 5), 30) if child.restarts > 1 else 0.5)
-                        self._spawn(child)
-                        self._write_state()
+                self.supervise()
+                if self.kafka is None and now() >= next_check:
+                    # An external broker may lose data on its own (a deleted topic, an unclean leader election).
+                    why = self._broker_lost_log()
+                    if why is not None:
+                        self.recover_broker(f"lost its log ({why})")
+                    next_check = now() + BROKER_CHECK_EVERY_S
                 await asyncio.sleep(0.5)
         finally:
             if feeder:
@@ -284,12 +387,8 @@ class Stack:
             self.postgres.stop()
         with contextlib.suppress(FileNotFoundError):
             (self.data_dir / "services.json").unlink()
+        if hasattr(self, "book"):
+            self.book.clear()
         self.console.print("stopped")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
