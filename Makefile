@@ -29,6 +29,9 @@ lint: $(STAMP)
 
 ## test: lint, then the whole suite on real PostgreSQL and a real Kafka-protocol broker
 test: lint
+	@# The console's browser tests drive Debian's Chromium through Playwright (its own download is not reachable).
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium) || \
+	  { echo "make test: the console's browser tests need Chromium at /usr/bin/chromium and it could not be installed; run 'apt-get install -y chromium' as root, then make test again." >&2; exit 1; }
 	$(BIN)/pytest --basetemp=$(CURDIR)/.pytest-tmp
 
 ## bench: performance figures (printed, never asserted)

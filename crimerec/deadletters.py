@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from services.runtime.kafka import create_producer
 
 from schemas import topics
-from services.runtime.kafka import create_producer
 from services.runtime.settings import EngineSettings
 
 REPLAY_GROUP = "crimerec.deadletters.replay"

@@ -12,6 +12,8 @@ from sqlalchemy import Table
 from schemas.events import Role
 from services.auditor import app as auditor_app
 from services.auditor import models as auditor_models
+from services.console import app as console_app
+from services.console import models as console_models
 from services.intake import app as intake_app
 from services.intake import models as intake_models
 from services.recorder import app as recorder_app
@@ -32,7 +34,7 @@ class ServiceSpec:
     create_app: Callable[[], FastAPI]
     migrations: Path
     schema: str
-    outbox: Table
+    outbox: Table | None  # None for the console, which publishes nothing
 
 
 def _migrations(module: object) -> Path:
@@ -66,6 +68,19 @@ SERVICES: dict[str, ServiceSpec] = {
     ),
 }
 
+# The console publishes and consumes nothing (pages over the three services' APIs), so it has no outbox and is
+# kept apart from SERVICES, whose every member the broker is re-seeded from.
+CONSOLE = ServiceSpec(
+    "console",
+    8004,
+    console_app.create_app,
+    _migrations(console_app),
+    console_models.SCHEMA,
+    None,
+)
+PROCESSES: dict[str, ServiceSpec] = SERVICES | {"console": CONSOLE}
+"""Every process `crimerec up` runs, by name."""
+
 RUNTIME_MIGRATIONS = Path(auth.__file__).parent / "migrations"
 
 DEMO_ROLES = [Role.CALL_HANDLER, Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR, Role.ADMIN]
@@ -74,7 +89,7 @@ DEMO_ROLES = [Role.CALL_HANDLER, Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.F
 def migrate_all(database_url: str) -> None:
     """Brings the shared `auth` schema and every service's schema to their newest revision."""
     migrate.upgrade(RUNTIME_MIGRATIONS, database_url=database_url, schema=auth.AUTH_SCHEMA)
-    for spec in SERVICES.values():
+    for spec in PROCESSES.values():
         migrate.upgrade(spec.migrations, database_url=database_url, schema=spec.schema)
 
 

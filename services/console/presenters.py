@@ -1,0 +1,158 @@
+"""Pure helpers that shape the services' answers for the pages: no I/O, no decisions of the recording standard."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.catalogue import OffenceCatalogue
+
+# The inspectorate's audit categories as offence groups, for flags whose evidence names no class.
+_CATEGORY_GROUP = {
+    "rape": "Sexual offences",
+    "other_sexual": "Sexual offences",
+    "violence": "Violence against the person",
+    "robbery": "Robbery",
+}
+_CLASS_KEYS = ("ho_class", "previous_class", "new_class")
+_CLASS_LIST_KEYS = ("reported_classes", "offences")
+_PEOPLE_KEYS = ("requested_by", "authorised_by", "decided_by", "recorded_by")
+
+FLAG_CSV_COLUMNS = (
+    "flag_id",
+    "rule",
+    "severity",
+    "status",
+    "resolution",
+    "force",
+    "contact_id",
+    "crime_reference",
+    "audit_category",
+    "offence_groups",
+    "raised_at",
+    "explanation",
+)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time from a service's JSON."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def hours_left(deadline: datetime, now: datetime) -> float:
+    """Hours from now to a recording deadline; negative once it has passed."""
+    return (deadline - now).total_seconds() / 3600
+
+
+def pending_queue(items: Iterable[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Pending decisions with their hours left, the nearest deadline (or most overdue) first."""
+    rows = []
+    for item in items:
+        deadline = parse_time(item["recording_deadline"])
+        assert deadline is not None
+        left = hours_left(deadline, now)
+        rows.append(dict(item) | {"hours_left": left, "overdue": left < 0, "deadline": deadline})
+    return sorted(rows, key=lambda r: r["hours_left"])
+
+
+def classes_named(evidence: Mapping[str, Any]) -> list[str]:
+    """The Home Office classes a flag's evidence names."""
+    found: list[str] = []
+    for key in _CLASS_KEYS:
+        if isinstance(evidence.get(key), str):
+            found.append(evidence[key])
+    for key in _CLASS_LIST_KEYS:
+        value = evidence.get(key)
+        if isinstance(value, list):
+            found.extend(v for v in value if isinstance(v, str))
+    return list(dict.fromkeys(found))
+
+
+def offence_groups(flag: Mapping[str, Any], catalogue: OffenceCatalogue) -> list[str]:
+    """The offence groups a flag is about: from the classes its evidence names, else from its audit category."""
+    groups = []
+    for code in classes_named(flag.get("evidence") or {}):
+        offence = catalogue.get(code)
+        if offence is not None:
+            groups.append(offence.group)
+    if not groups and flag.get("audit_category") in _CATEGORY_GROUP:
+        groups.append(_CATEGORY_GROUP[flag["audit_category"]])
+    return list(dict.fromkeys(groups))
+
+
+def people_named(flag: Mapping[str, Any]) -> list[str]:
+    """The principals (officers, authorisers) a flag's evidence names."""
+    evidence = flag.get("evidence") or {}
+    found = []
+    for key in _PEOPLE_KEYS:
+        value = evidence.get(key)
+        if isinstance(value, dict) and isinstance(value.get("principal"), str):
+            found.append(value["principal"])
+        elif isinstance(value, str):
+            found.append(value)
+    return list(dict.fromkeys(found))
+
+
+def flag_matches(
+    flag: Mapping[str, Any], *, offence_group: str | None, officer: str | None, catalogue: OffenceCatalogue
+) -> bool:
+    """Whether a flag passes the filters the auditor's API cannot apply itself."""
+    if offence_group and offence_group not in offence_groups(flag, catalogue):
+        return False
+    return not (officer and officer not in people_named(flag))
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    """Rows as CSV text, safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in row])
+    return out.getvalue()
+
+
+def flag_csv_row(flag: Mapping[str, Any], catalogue: OffenceCatalogue) -> list[Any]:
+    """One flag as a CSV row, in FLAG_CSV_COLUMNS order."""
+    groups = "; ".join(offence_groups(flag, catalogue))
+    return [groups if c == "offence_groups" else flag.get(c) for c in FLAG_CSV_COLUMNS]
+
+
+def weeks(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The period cut into weeks (the last one may be shorter)."""
+    out = []
+    at = start
+    while at < end:
+        out.append((at, min(at + timedelta(days=7), end)))
+        at += timedelta(days=7)
+    return out
+
+
+def grade(rate: float | None, bands: Mapping[str, float]) -> str | None:
+    """The inspectorate grade whose line a recording rate reaches (lines as configured)."""
+    if rate is None:
+        return None
+    for name in ("outstanding", "good", "requires improvement"):
+        if rate >= bands[name]:
+            return name
+    return "inadequate"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A proportion as a percentage, or an em dash when there is nothing to measure."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def hours_text(hours: float) -> str:
+    """Hours left as a person reads them: '5 h 20 min left' or '3 h 05 min overdue'."""
+    minutes = round(abs(hours) * 60)
+    text = f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{text} overdue" if hours < 0 else f"{text} left"
