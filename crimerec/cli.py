@@ -53,7 +53,7 @@ def _engines(database_url: str | None, kafka_bootstrap: str | None) -> EngineSet
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="intake, recorder or auditor")],
+    service: Annotated[str, typer.Argument(help="intake, recorder, auditor or console")],
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port; default 8001/8002/8003.")] = None,
 ) -> None:
@@ -62,9 +62,9 @@ def serve(
 
     from services.runtime.logs import configure_logging
 
-    spec = stack.SERVICES.get(service)
+    spec = stack.PROCESSES.get(service)
     if spec is None:
-        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(stack.SERVICES)}")
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(stack.PROCESSES)}")
     app_ = spec.create_app()
     settings = app_.state.settings
     configure_logging(service, settings.log_level)
@@ -133,6 +133,7 @@ def up(
     intake_port: int = 8001,
     recorder_port: int = 8002,
     auditor_port: int = 8003,
+    console_port: Annotated[int, typer.Option(help="Port of the web console (pages under /console).")] = 8004,
     kafka_port: Annotated[int, typer.Option(help="Port of the embedded broker.")] = 19092,
     give_up_after: Annotated[
         float, typer.Option(help="Seconds a process may keep failing (never up 30 s) before everything stops.")
@@ -147,7 +148,8 @@ def up(
         ),
     ] = False,
 ) -> None:
-    """Starts everything: embedded PostgreSQL and broker (unless URLs are given), migrations, the three services."""
+    """Starts everything: embedded PostgreSQL and broker (unless URLs are given), migrations, the three services and
+    the console."""
     from crimerec.supervisor import Stack
 
     stack_ = Stack(
@@ -155,7 +157,7 @@ def up(
         database_url=database_url or os.environ.get("CRIMEREC_DATABASE_URL"),
         kafka_bootstrap=kafka_bootstrap or os.environ.get("CRIMEREC_KAFKA_BOOTSTRAP"),
         host=host,
-        ports={"intake": intake_port, "recorder": recorder_port, "auditor": auditor_port},
+        ports={"intake": intake_port, "recorder": recorder_port, "auditor": auditor_port, "console": console_port},
         kafka_port=kafka_port,
         console=console,
         simulation=simulation,

@@ -31,8 +31,8 @@ class UpProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        """Free ports for the three services and the broker, chosen once, kept across restarts."""
-        for name in (*SERVICES, "kafka"):
+        """Free ports for the three services, the console and the broker, chosen once, kept across restarts."""
+        for name in (*SERVICES, "console", "kafka"):
             self.ports.setdefault(name, free_port())
 
     @property
@@ -48,7 +48,7 @@ class UpProcess:
         """Runs `crimerec up` in the background (its own session, so its signals are its own)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "crimerec", "up", "--data-dir", str(self.data_dir), "--no-feed"]
-        for name in SERVICES:
+        for name in (*SERVICES, "console"):
             args += [f"--{name}-port", str(self.ports[name])]
         args += ["--kafka-port", str(self.ports["kafka"])]
         if self.database_url:

@@ -253,7 +253,7 @@ def _env() -> dict[str, str]:
 
 def _args(data_dir: Path) -> list[str]:
     args = ["--data-dir", str(data_dir), "--no-feed"]
-    for name in SERVICES:
+    for name in (*SERVICES, "console"):
         args += [f"--{name}-port", str(free_port())]
     return args
 
