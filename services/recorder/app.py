@@ -8,6 +8,7 @@ from schemas.catalogue import OffenceCatalogue
 from services.recorder import api, handlers
 from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.recorder.recording import RecorderPolicy
+from services.recorder.screening_model import load_screener
 from services.recorder.settings import RecorderSettings
 from services.runtime.access_log import AccessLog
 from services.runtime.http import ServiceRuntime
@@ -23,11 +24,13 @@ rules version that made it. Authenticate with `Authorization: Bearer <key>`; you
 def create_app(settings: RecorderSettings | None = None) -> FastAPI:
     """The recorder HTTP app with its contacts consumer and outbox relay."""
     settings = settings or RecorderSettings()
+    screener = load_screener(model_path=settings.screening_model_path)  # once: every contact uses this one
     policy = RecorderPolicy(
         catalogue=OffenceCatalogue.default(),
         limit=timedelta(hours=settings.recording_limit_hours),
         authority=settings.authority,
         force_authority=settings.force_authority,
+        screener=screener,
     )
     runtime = ServiceRuntime(
         name="recorder",
