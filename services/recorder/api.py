@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,7 +11,6 @@ from schemas.events import (
     CancellationGrounds,
     Role,
 )
-from schemas.screening import OffenceFamily
 from services.recorder import lifecycle, repository
 from services.recorder.pending import resolve_pending
 from services.recorder.recording import RecorderPolicy
@@ -30,13 +28,8 @@ from services.recorder.schemas import (
     HistoryEntry,
     PendingPage,
     ReclassificationCreate,
-    ReviewCreate,
-    ReviewPage,
-    ScreeningRead,
     VictimNotificationCreate,
 )
-from services.recorder.screening import Review, review_screening
-from services.runtime import clock
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
@@ -133,12 +126,14 @@ async def get_decision(request: Request, contact_id: UUID, principal: Annotated[
 # ------------------------------------------------------------------------------------------------ changes
 
 
-def _refused(refusal: Refused) -> ProblemError:
+def refused(refusal: Refused) -> ProblemError:
+    """A refusal as the problem+json error it answers with."""
     errors = [FieldError(field=f"body.{name}", message=message) for name, message in refusal.errors] or None
     return ProblemError(refusal.status, refusal.title, refusal.detail, errors=errors)
 
 
-def _policy(request: Request) -> RecorderPolicy:
+def policy_of(request: Request) -> RecorderPolicy:
+    """The recording policy the app applies."""
     policy: RecorderPolicy = request.app.state.policy
     return policy
 
@@ -190,10 +185,10 @@ async def post_decision(
                 outcome=body.outcome, rationale=body.rationale, offences=body.offences,
                 credible_evidence=body.credible_evidence, closing_category=body.closing_category,
             ),
-            policy=_policy(request),
+            policy=policy_of(request),
         )  # fmt: skip
         if isinstance(result, Refused):
-            raise _refused(result)
+            raise refused(result)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="decision", subject_ids=[str(contact_id)]
         )
@@ -215,10 +210,10 @@ async def post_reclassification(
         refusal = await lifecycle.reclassify(
             uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class, reason=body.reason,
             new_information=body.new_information, new_information_detail=body.new_information_detail,
-            policy=_policy(request),
+            policy=policy_of(request),
         )  # fmt: skip
         if refusal is not None:
-            raise _refused(refusal)
+            raise refused(refusal)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )
@@ -247,7 +242,7 @@ async def post_cancellation_request(
             victim_informed=body.victim_informed, victim_informed_at=body.victim_informed_at,
         )  # fmt: skip
         if isinstance(result, Refused):
-            raise _refused(result)
+            raise refused(result)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )
@@ -283,10 +278,10 @@ async def _decide_request(
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         result = await lifecycle.decide_cancellation(
-            uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=_policy(request)
+            uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=policy_of(request)
         )
         if isinstance(result, Refused):
-            raise _refused(result)
+            raise refused(result)
         await runtime.access_log.record(
             uow.session,
             principal,
@@ -349,118 +344,8 @@ async def post_victim_notification(
             method=body.method,
         )  # fmt: skip
         if refusal is not None:
-            raise _refused(refusal)
+            raise refused(refusal)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )
     return await get_crime(request, crime_reference, principal)
-
-
-# ---------------------------------------------------------------------------------------------- screening
-
-SCREEN_READERS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR)
-REVIEWERS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR)
-
-
-def _screening(row: Any) -> ScreeningRead:
-    return ScreeningRead.model_validate(row._mapping)
-
-
-@router.get(
-    "/contacts/{contact_id}/screening",
-    response_model=ScreeningRead,
-    tags=["screening"],
-    summary="Read a contact's narrative screening",
-)
-async def get_screening(
-    request: Request, contact_id: UUID, principal: Annotated[Principal, SCREEN_READERS]
-) -> ScreeningRead:
-    """What the narrative screener found in a contact not recorded as a crime at first contact, and its review."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await repository.get_screening(session, contact_id)
-        if row is None:
-            raise ProblemError(404, "Not found", f"No screening for contact {contact_id}.")
-        require_force(principal, row.force, f"No screening for contact {contact_id}.")
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="screening", subject_ids=[str(contact_id)]
-        )
-    return _screening(row)
-
-
-def _cursor(after: str | None) -> tuple[datetime, UUID] | None:
-    if after is None:
-        return None
-    try:
-        deadline, contact_id = after.rsplit("_", 1)
-        moment = datetime.fromisoformat(deadline)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, UUID(contact_id)
-    except ValueError:
-        raise ProblemError(
-            422, "Request is not valid", "after is not a cursor this queue gave out.",
-            errors=[FieldError(field="query.after", message="pass next_after from the previous page")],
-        ) from None  # fmt: skip
-
-
-@router.get("/screening/reviews", response_model=ReviewPage, tags=["screening"], summary="The screening review queue")
-async def screening_reviews(
-    request: Request,
-    principal: Annotated[Principal, SCREEN_READERS],
-    force: Annotated[str | None, Query(max_length=10, description="Defaults to your force.")] = None,
-    family: OffenceFamily | None = None,
-    max_hours_left: Annotated[
-        float | None, Query(ge=-8760, le=8760, description="Only screens due within this many hours (negative: late).")
-    ] = None,
-    after: Annotated[str | None, Query(max_length=80, description="next_after of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> ReviewPage:
-    """Positive screens not yet reviewed, the one whose deadline comes first at the top."""
-    if force is not None and force != principal.force:
-        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} screens.")
-    cursor = _cursor(after)
-    deadline_before = None if max_hours_left is None else clock.now() + timedelta(hours=max_hours_left)
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        rows = await repository.list_reviews(
-            session, force=principal.force, limit=limit, family=family.value if family else None,
-            deadline_before=deadline_before, after=cursor,
-        )  # fmt: skip
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="screening",
-            subject_ids=[str(r.contact_id) for r in rows],
-        )  # fmt: skip
-    items = [_screening(r) for r in rows]
-    last = items[-1] if len(items) == limit else None
-    return ReviewPage(items=items, next_after=f"{last.review_deadline.isoformat()}_{last.contact_id}" if last else None)
-
-
-@router.post(
-    "/screening/reviews/{contact_id}",
-    response_model=ScreeningRead,
-    tags=["screening"],
-    summary="Review a positive screen",
-)
-async def post_screening_review(
-    request: Request, contact_id: UUID, body: ReviewCreate, principal: Annotated[Principal, REVIEWERS]
-) -> ScreeningRead:
-    """Records the crime the narrative discloses (the normal record path: the rules count the offences, the deadline
-    is the first contact's) or confirms the decision not to record one, with a written rationale. Once only."""
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
-        result = await review_screening(
-            uow, contact_id=contact_id, by=principal.actor(),
-            review=Review(action=body.action, rationale=body.rationale, offences=tuple(body.offences)),
-            policy=_policy(request),
-        )  # fmt: skip
-        if isinstance(result, Refused):
-            raise _refused(result)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="screening", subject_ids=[str(contact_id)]
-        )
-        if result:
-            await runtime.access_log.record(
-                uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=result
-            )
-    return await get_screening(request, contact_id, principal)

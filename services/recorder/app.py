@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from schemas.catalogue import OffenceCatalogue
-from services.recorder import api, handlers
+from services.recorder import api, handlers, screening_api
 from services.recorder.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.recorder.recording import RecorderPolicy
 from services.recorder.screening_model import Screener, load_screener
@@ -43,7 +43,9 @@ def create_app(settings: RecorderSettings | None = None) -> FastAPI:
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.subscriptions(policy=policy),
     )
-    app = create_service_app(runtime, title="crimerec recorder", description=DESCRIPTION, routers=[api.router])
+    app = create_service_app(
+        runtime, title="crimerec recorder", description=DESCRIPTION, routers=[api.router, screening_api.router]
+    )
     app.state.settings = settings
     app.state.policy = policy
     _health_with_screener(app, screener)
