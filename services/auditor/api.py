@@ -3,19 +3,21 @@ recording statistics and sample audits."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 
 from schemas.events import FlagStatus, Role
 from services.auditor import judging, ledger, repository, service
+from services.auditor.access import LoggedWork, logged
 from services.auditor.rules import statistics
 from services.auditor.rules.counting import recording_status
 from services.auditor.rules.flags import Rule, Severity, at_or_above
-from services.auditor.rules.sampling import draw_sample, stratum_of
 from services.auditor.schemas import (
     AuditCreate,
     AuditedContact,
@@ -48,6 +50,13 @@ READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
 HANDLERS = require_roles(Role.FCR, Role.SUPERVISOR, Role.DDM, Role.AUDITOR)
 
 
+def _consulting(
+    request: Request, principal: Principal, subject_type: str, subjects: Sequence[str] = ()
+) -> contextlib.AbstractAsyncContextManager[LoggedWork]:
+    """A read for a person, logged as their consultation of the subjects (named here, or once known)."""
+    return logged(runtime_of(request), principal, Access.CONSULTATION, subject_type, subjects=subjects)
+
+
 @router.get("/clock", response_model=ClockReading, tags=["health"], summary="Read the auditor's clock")
 async def read_clock(request: Request, principal: Annotated[Principal, READERS]) -> ClockReading:
     """How far the auditor has judged: a replay or simulation is fully judged once `caught_up` is true and `now`
@@ -64,28 +73,16 @@ async def read_clock(request: Request, principal: Annotated[Principal, READERS])
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
 async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> AuditedContact:
     """What the rules expected for a contact, what the recorder recorded, whether it was on time, and its flags."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        contact = await repository.get_contact(session, contact_id)
-        crimes = await repository.crimes_of(session, contact_id)
+    async with _consulting(request, principal, "contact", [str(contact_id)]) as work:
+        contact = await repository.get_contact(work.session, contact_id)
+        crimes = await repository.crimes_of(work.session, contact_id)
         force = contact.force if contact else (crimes[0].force if crimes else None)
         if force is None:
             raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
         require_force(principal, force, f"The auditor has seen nothing of contact {contact_id}.")
-        flags = await repository.list_flags(session, force=force, contact_id=contact_id, limit=500)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
-        )
+        flags = await repository.list_flags(work.session, force=force, contact_id=contact_id, limit=500)
     recorded = [
-        RecordedCrime(
-            crime_reference=c.crime_reference,
-            ho_class=c.ho_class,
-            audit_category=c.audit_category,
-            status=c.status,
-            recorded_at=c.recorded_at,
-            on_time=c.recorded_at <= c.recording_deadline,
-        )
-        for c in crimes
+        RecordedCrime.model_validate({**c._mapping, "on_time": c.recorded_at <= c.recording_deadline}) for c in crimes
     ]
     expected = contact.expected_crimes if contact else None
     outcome = contact.outcome if contact else None
@@ -122,32 +119,26 @@ async def list_flags(
     """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with _consulting(request, principal, "flag") as work:
         rows = await repository.list_flags(
-            session, force=principal.force, rule=rule.value if rule else None, status=status.value if status else None,
-            severities=at_or_above(severity) if severity else None, contact_id=contact_id,
-            crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to, after=after, limit=limit,
+            work.session, force=principal.force, rule=rule.value if rule else None,
+            status=status.value if status else None, severities=at_or_above(severity) if severity else None,
+            contact_id=contact_id, crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
+            after=after, limit=limit,
         )  # fmt: skip
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(r.flag_id) for r in rows]
-        )
+        work.subjects = [str(r.flag_id) for r in rows]
     items = [flag_read(r) for r in rows]
     return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
 
 
 async def _detail(request: Request, flag_id: int, principal: Principal, *, consulted: bool = True) -> FlagDetail:
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        flag = await repository.get_flag(session, flag_id)
+    async with _consulting(request, principal, "flag", [str(flag_id)]) as work:
+        work.logged = consulted
+        flag = await repository.get_flag(work.session, flag_id)
         if flag is None:
             raise ProblemError(404, "Not found", f"No flag {flag_id}.")
         require_force(principal, flag.force, f"No flag {flag_id}.")
-        history = await repository.flag_history_of(session, flag_id)
-        if consulted:
-            await runtime.access_log.record(
-                session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(flag_id)]
-            )
+        history = await repository.flag_history_of(work.session, flag_id)
     return FlagDetail.model_validate(
         dict(flag._mapping)
         | {"history": [FlagHistoryEntry(at=h.at, status=h.status, by=h.by_principal, note=h.note) for h in history]}
@@ -163,19 +154,15 @@ async def get_flag(request: Request, flag_id: int, principal: Annotated[Principa
 async def _change(
     request: Request, flag_id: int, principal: Principal, status: FlagStatus, resolution: str | None, note: str
 ) -> FlagDetail:
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
+    async with logged(runtime_of(request), principal, Access.ALTERATION, "flag", subjects=[str(flag_id)]) as work:
         result = await ledger.change_flag(
-            uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
+            work.uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
             note=note, now=clock.now(),
         )  # fmt: skip
         if result == "not found":
             raise ProblemError(404, "Not found", f"No flag {flag_id}.")
         if isinstance(result, str):
             raise ProblemError(409, "Flag cannot change", result)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="flag", subject_ids=[str(flag_id)]
-        )
     return await _detail(request, flag_id, principal, consulted=False)
 
 
@@ -227,13 +214,9 @@ async def recording_stats(
     """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval; the
     share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
     own = _period(force, principal, start, end)
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with _consulting(request, principal, "statistics", [f"recording:{own}"]) as work:
         figures = await service.recording_statistics(
-            session, force=own, start=start, end=end, standard=request.app.state.standard
-        )
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="statistics", subject_ids=[f"recording:{own}"]
+            work.session, force=own, start=start, end=end, standard=request.app.state.standard
         )
     overall = figures.tally.rate("overall")
     annual = recorded_crime_12_months if recorded_crime_12_months is not None else figures.recorded_12_months
@@ -261,25 +244,18 @@ async def cancellation_stats(
     """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct
     (grounds complete, right authority), and "x of n correct", like the inspectorate's table."""
     own = _period(force, principal, start, end)
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        rows = await repository.removals_between(session, force=own, start=start, end=end)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="statistics", subject_ids=[f"cancellations:{own}"]
+    async with _consulting(request, principal, "statistics", [f"cancellations:{own}"]) as work:
+        rows = await repository.removals_between(work.session, force=own, start=start, end=end)
+    table = [
+        CancellationRow(
+            audit_category=category,
+            cancellations=judged.trials,
+            correct=judged.successes,
+            summary=f"{judged.successes} of {judged.trials} correct",
+            correct_rate=rate_read(judged),
         )
-    table = []
-    for category in ("rape", "other_sexual", "violence", "robbery"):
-        of_category = [r for r in rows if r.audit_category == category]
-        correct = sum(1 for r in of_category if r.judged_correct)
-        table.append(
-            CancellationRow(
-                audit_category=category,
-                cancellations=len(of_category),
-                correct=correct,
-                summary=f"{correct} of {len(of_category)} correct",
-                correct_rate=rate_read(statistics.wilson(correct, len(of_category))),
-            )
-        )
+        for category, judged in statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
+    ]
     return CancellationStats(force=own, period_from=start, period_to=end, categories=table)
 
 
@@ -290,17 +266,13 @@ AUDITORS = require_roles(Role.AUDITOR, Role.FCR)
 
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        audit, items = await repository.get_audit(session, audit_id)
+    async with _consulting(request, principal, "audit", [str(audit_id)]) as work:
+        audit, items = await repository.get_audit(work.session, audit_id)
         if audit is None:
             raise ProblemError(404, "Not found", f"No audit {audit_id}.")
         require_force(principal, audit.force, f"No audit {audit_id}.")
         own_count = await repository.crimes_recorded_between(
-            session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
-        )
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="audit", subject_ids=[str(audit_id)]
+            work.session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
         )
     judged = [i for i in items if i.crimes_required is not None]
     rate = statistics.wilson(sum(i.crimes_correctly_recorded for i in judged), sum(i.crimes_required for i in judged))
@@ -326,40 +298,12 @@ async def create_audit(request: Request, body: AuditCreate, principal: Annotated
     if body.period_to <= body.period_from:
         raise ProblemError(422, "Request is not valid", "period_to must be after period_from.")
     seed = body.seed if body.seed is not None else secrets.randbits(62)
-    runtime = runtime_of(request)
-    standard = request.app.state.standard
-    audit_id = uuid4()
-    async with runtime.unit_of_work() as uow:
-        rows = await repository.contacts_received(
-            uow.session, force=principal.force, start=body.period_from, end=body.period_to
-        )
-        population = [
-            (str(r.contact_id), stratum_of([o["ho_class"] for o in r.facts["offences"]], standard.catalogue))
-            for r in rows
-        ]
-        sample = draw_sample(population, size=body.size, seed=seed, stratify=body.stratify)
-        await repository.insert_audit(
-            uow.session,
-            {
-                "audit_id": audit_id,
-                "force": principal.force,
-                "created_by": principal.key_id,
-                "created_at": clock.now(),
-                "period_from": body.period_from,
-                "period_to": body.period_to,
-                "size": body.size,
-                "stratified": body.stratify,
-                "seed": seed,
-                "population": len(population),
-            },
-            [
-                {"audit_id": audit_id, "item_no": n, "contact_id": UUID(cid), "stratum": stratum}
-                for n, (cid, stratum) in enumerate(sample, start=1)
-            ],
-        )
-        await runtime.access_log.record(
-            uow.session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[c for c, _ in sample]
-        )
+    async with _consulting(request, principal, "contact") as work:
+        audit_id, work.subjects = await service.draw_audit(
+            work.session, force=principal.force, by=principal.key_id, period_from=body.period_from,
+            period_to=body.period_to, size=body.size, stratify=body.stratify, seed=seed,
+            standard=request.app.state.standard,
+        )  # fmt: skip
     return await _audit(request, audit_id, principal, None)
 
 
@@ -394,18 +338,15 @@ async def judge(
             errors=[FieldError(field="body.crimes_correctly_recorded", message="more than crimes_required")],
         )  # fmt: skip
     runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
-        audit, _ = await repository.get_audit(uow.session, audit_id)
+    async with logged(runtime, principal, Access.ALTERATION, "audit", subjects=[f"{audit_id}/{item_no}"]) as work:
+        audit, _ = await repository.get_audit(work.session, audit_id)
         if audit is None or audit.force != principal.force:
             raise ProblemError(404, "Not found", f"No audit {audit_id}.")
         judged = await repository.judge_item(
-            uow.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
+            work.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
             crimes_correctly_recorded=body.crimes_correctly_recorded, judged_by=principal.key_id,
             judged_at=clock.now(), note=body.note,
         )  # fmt: skip
         if not judged:
             raise ProblemError(404, "Not found", f"Audit {audit_id} has no item {item_no}.")
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="audit", subject_ids=[f"{audit_id}/{item_no}"]
-        )
     return await _audit(request, audit_id, principal, None)

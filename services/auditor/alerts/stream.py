@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from services.auditor.access import logged
 from services.auditor.alerts import repository
 from services.auditor.alerts.jobs import SUPERVISORS, alert_feed, settled_position
 from services.auditor.rules.flags import Rule, Severity, at_or_above, rule_values
@@ -59,17 +60,15 @@ async def _alert_events(
             news.clear()
             horizon = feed.horizon or 0
             while cursor < horizon:
-                async with runtime.sessions() as session, session.begin():
+                async with logged(runtime, principal, Access.CONSULTATION, "flag") as work:
                     rows = await repository.alerts_between(
-                        session, force=principal.force, after=cursor, upto=horizon, rules=rules,
+                        work.session, force=principal.force, after=cursor, upto=horizon, rules=rules,
                         severities=severities, limit=STREAM_BATCH,
                     )  # fmt: skip
+                    work.logged = bool(rows)
                     if rows:
-                        await runtime.access_log.record(
-                            session, principal, Access.CONSULTATION, subject_type="flag",
-                            subject_ids=list(dict.fromkeys(str(r.flag_id) for r in rows)),
-                            detail=f"alert stream, positions {rows[0].seq} to {rows[-1].seq}",
-                        )  # fmt: skip
+                        work.subjects = list(dict.fromkeys(str(r.flag_id) for r in rows))
+                        work.detail = f"alert stream, positions {rows[0].seq} to {rows[-1].seq}"
                 for row in rows:
                     yield ServerSentEvent(
                         id=str(row.seq),
@@ -120,12 +119,14 @@ async def alert_stream(
     after = resume if resume is not None else horizon
     rules = rule_values(rule)
     severities = at_or_above(min_severity) if min_severity else None
-    async with runtime.sessions() as session, session.begin():
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="alert_stream", subject_ids=[principal.force],
-            detail=f"rules={','.join(rules) if rules else 'all'}; min_severity="
-            f"{min_severity.value if min_severity else 'low'}; after={after}",
-        )  # fmt: skip
+    detail = (
+        f"rules={','.join(rules) if rules else 'all'}; min_severity={min_severity.value if min_severity else 'low'}; "
+        f"after={after}"
+    )
+    async with logged(
+        runtime, principal, Access.CONSULTATION, "alert_stream", subjects=[principal.force], detail=detail
+    ):
+        pass  # opening the stream is itself the consultation logged; each batch sent is logged as it is read
     return EventSourceResponse(
         _alert_events(runtime, principal, after=after, rules=rules, severities=severities),
         ping=settings.alert_ping_seconds,

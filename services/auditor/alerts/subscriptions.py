@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.auditor.access import logged
 from services.auditor.alerts import repository
 from services.auditor.alerts.jobs import SUPERVISORS, settled_position
 from services.auditor.alerts.schemas import (
@@ -65,7 +66,9 @@ async def create_subscription(
     settings: AuditorSettings = request.app.state.settings
     horizon = await settled_position(runtime)
     secret = secrets.token_urlsafe(32)
-    async with runtime.sessions() as session, session.begin():
+    detail = f"subscribed {recipient_host(body.callback_url)}"
+    async with logged(runtime, principal, Access.ALTERATION, "subscription", detail=detail) as work:
+        session = work.session
         if await repository.count_live_subscriptions(session, force=principal.force) >= (
             settings.webhook_max_subscriptions
         ):
@@ -94,10 +97,7 @@ async def create_subscription(
                 "delivered_seq": horizon,
             },
         )
-        await runtime.access_log.record(
-            session, principal, Access.ALTERATION, subject_type="subscription", subject_ids=[str(row.subscription_id)],
-            detail=f"subscribed {recipient_host(body.callback_url)}",
-        )  # fmt: skip
+        work.subjects = [str(row.subscription_id)]
     return SubscriptionCreated.model_validate(subscription_values(row, None) | {"secret": secret})
 
 
@@ -112,27 +112,21 @@ async def list_subscriptions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SubscriptionPage:
     """Your force's subscriptions, active, suspended or deactivated, each with its latest delivery."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with logged(runtime_of(request), principal, Access.CONSULTATION, "subscription") as work:
         rows = await repository.subscriptions_of(
-            session, force=principal.force, status=status, after=after, limit=limit
+            work.session, force=principal.force, status=status, after=after, limit=limit
         )
-        last = await repository.latest_deliveries(session, [r.subscription_id for r in rows])
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="subscription",
-            subject_ids=[str(r.subscription_id) for r in rows],
-        )  # fmt: skip
+        last = await repository.latest_deliveries(work.session, [r.subscription_id for r in rows])
+        work.subjects = [str(r.subscription_id) for r in rows]
     items = [SubscriptionRead.model_validate(subscription_values(r, last.get(r.subscription_id))) for r in rows]
     return SubscriptionPage(items=items, next_after=items[-1].subscription_id if len(items) == limit else None)
 
 
 async def _detail(runtime: ServiceRuntime, subscription_id: UUID, principal: Principal) -> SubscriptionDetail:
-    async with runtime.sessions() as session, session.begin():
-        row = await _owned(session, subscription_id, principal, lock=False)
-        recent = await repository.deliveries_of(session, subscription_id, limit=RECENT_DELIVERIES)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="subscription", subject_ids=[str(subscription_id)]
-        )
+    subjects = [str(subscription_id)]
+    async with logged(runtime, principal, Access.CONSULTATION, "subscription", subjects=subjects) as work:
+        row = await _owned(work.session, subscription_id, principal, lock=False)
+        recent = await repository.deliveries_of(work.session, subscription_id, limit=RECENT_DELIVERIES)
     deliveries = [d for d in (delivery_read(r) for r in recent) if d is not None]
     return SubscriptionDetail.model_validate(
         subscription_values(row, recent[0] if recent else None) | {"recent_deliveries": deliveries}
@@ -162,15 +156,13 @@ async def _alter(
     """A person's change to one of their force's subscriptions (None from `change`: nothing to do), logged as an
     alteration; the subscription as it then stands."""
     runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await _owned(session, subscription_id, principal, lock=True)
-        values = change(row, await repository.database_now(session))
+    subjects = [str(subscription_id)]
+    async with logged(runtime, principal, Access.ALTERATION, "subscription", subjects=subjects, detail=detail) as work:
+        row = await _owned(work.session, subscription_id, principal, lock=True)
+        values = change(row, await repository.database_now(work.session))
+        work.logged = values is not None
         if values is not None:
-            await repository.update_subscription(session, subscription_id, **values)
-            await runtime.access_log.record(
-                session, principal, Access.ALTERATION, subject_type="subscription", subject_ids=[str(subscription_id)],
-                detail=detail,
-            )  # fmt: skip
+            await repository.update_subscription(work.session, subscription_id, **values)
     return await _detail(runtime, subscription_id, principal)
 
 
