@@ -48,6 +48,8 @@ router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
 HANDLERS = require_roles(Role.FCR, Role.SUPERVISOR, Role.DDM, Role.AUDITOR)
+Reader = Annotated[Principal, READERS]
+Handler = Annotated[Principal, HANDLERS]
 
 
 def _consulting(
@@ -58,7 +60,7 @@ def _consulting(
 
 
 @router.get("/clock", response_model=ClockReading, tags=["health"], summary="Read the auditor's clock")
-async def read_clock(request: Request, principal: Annotated[Principal, READERS]) -> ClockReading:
+async def read_clock(request: Request, principal: Reader) -> ClockReading:
     """How far the auditor has judged: a replay or simulation is fully judged once `caught_up` is true and `now`
     has reached its last event."""
     runtime = runtime_of(request)
@@ -71,7 +73,7 @@ async def read_clock(request: Request, principal: Annotated[Principal, READERS])
 
 
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
-async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> AuditedContact:
+async def get_contact(request: Request, contact_id: UUID, principal: Reader) -> AuditedContact:
     """What the rules expected for a contact, what the recorder recorded, whether it was on time, and its flags."""
     async with _consulting(request, principal, "contact", [str(contact_id)]) as work:
         contact = await repository.get_contact(work.session, contact_id)
@@ -104,7 +106,7 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
 @router.get("/flags", response_model=FlagPage, tags=["flags"], summary="List flags")
 async def list_flags(
     request: Request,
-    principal: Annotated[Principal, READERS],
+    principal: Reader,
     rule: Rule | None = None,
     status: FlagStatus | None = None,
     severity: Annotated[Severity | None, Query(description="Minimum severity.")] = None,
@@ -146,7 +148,7 @@ async def _detail(request: Request, flag_id: int, principal: Principal, *, consu
 
 
 @router.get("/flags/{flag_id}", response_model=FlagDetail, tags=["flags"], summary="Read a flag and its history")
-async def get_flag(request: Request, flag_id: int, principal: Annotated[Principal, READERS]) -> FlagDetail:
+async def get_flag(request: Request, flag_id: int, principal: Reader) -> FlagDetail:
     """One flag with every step of its life."""
     return await _detail(request, flag_id, principal)
 
@@ -169,17 +171,13 @@ async def _change(
 @router.post(
     "/flags/{flag_id}/acknowledgement", response_model=FlagDetail, tags=["flags"], summary="Acknowledge a flag"
 )
-async def acknowledge(
-    request: Request, flag_id: int, body: FlagAcknowledgement, principal: Annotated[Principal, HANDLERS]
-) -> FlagDetail:
+async def acknowledge(request: Request, flag_id: int, body: FlagAcknowledgement, principal: Handler) -> FlagDetail:
     """A named person has seen the flag and is dealing with it."""
     return await _change(request, flag_id, principal, FlagStatus.ACKNOWLEDGED, None, body.note)
 
 
 @router.post("/flags/{flag_id}/resolution", response_model=FlagDetail, tags=["flags"], summary="Resolve a flag")
-async def resolve(
-    request: Request, flag_id: int, body: FlagResolution, principal: Annotated[Principal, HANDLERS]
-) -> FlagDetail:
+async def resolve(request: Request, flag_id: int, body: FlagResolution, principal: Handler) -> FlagDetail:
     """Closes a flag as corrected, justified or a false positive, with a note."""
     return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)
 
@@ -188,6 +186,7 @@ async def resolve(
 
 
 STATS_READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR)
+StatsReader = Annotated[Principal, STATS_READERS]
 
 
 def _period(force: str | None, principal: Principal, start: datetime, end: datetime) -> str:
@@ -203,7 +202,7 @@ def _period(force: str | None, principal: Principal, start: datetime, end: datet
 @router.get("/stats/recording", response_model=RecordingStats, tags=["statistics"], summary="Recording rates")
 async def recording_stats(
     request: Request,
-    principal: Annotated[Principal, STATS_READERS],
+    principal: StatsReader,
     start: Annotated[datetime, Query(alias="from", description="Contacts received from (inclusive).")],
     end: Annotated[datetime, Query(alias="to", description="… to (exclusive).")],
     force: Annotated[str | None, Query(max_length=10)] = None,
@@ -236,7 +235,7 @@ async def recording_stats(
 )
 async def cancellation_stats(
     request: Request,
-    principal: Annotated[Principal, STATS_READERS],
+    principal: StatsReader,
     start: Annotated[datetime, Query(alias="from")],
     end: Annotated[datetime, Query(alias="to")],
     force: Annotated[str | None, Query(max_length=10)] = None,
@@ -263,6 +262,7 @@ async def cancellation_stats(
 
 
 AUDITORS = require_roles(Role.AUDITOR, Role.FCR)
+Auditor = Annotated[Principal, AUDITORS]
 
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
@@ -292,7 +292,7 @@ async def _audit(request: Request, audit_id: UUID, principal: Principal, recorde
 
 
 @router.post("/audits", status_code=201, response_model=AuditRead, tags=["audits"], summary="Draw a sample audit")
-async def create_audit(request: Request, body: AuditCreate, principal: Annotated[Principal, AUDITORS]) -> AuditRead:
+async def create_audit(request: Request, body: AuditCreate, principal: Auditor) -> AuditRead:
     """Draws a reproducible random sample of your force's contacts received in the period (stratified by the
     audit category of the most serious reported offence, if asked), for auditors to judge one by one."""
     if body.period_to <= body.period_from:
@@ -311,7 +311,7 @@ async def create_audit(request: Request, body: AuditCreate, principal: Annotated
 async def get_audit(
     request: Request,
     audit_id: UUID,
-    principal: Annotated[Principal, STATS_READERS],
+    principal: StatsReader,
     recorded_crime_12_months: Annotated[int | None, Query(ge=0, description="R as published, if preferred.")] = None,
 ) -> AuditRead:
     """The sample, the judgements so far, and the recording rate with its 95% interval and the annual estimate."""
@@ -319,17 +319,14 @@ async def get_audit(
 
 
 @router.put(
-    "/audits/{audit_id}/items/{item_no}",
-    response_model=AuditRead,
-    tags=["audits"],
-    summary="Judge a sampled contact",
+    "/audits/{audit_id}/items/{item_no}", response_model=AuditRead, tags=["audits"], summary="Judge a sampled contact"
 )
 async def judge(
     request: Request,
     audit_id: UUID,
     item_no: Annotated[int, Path(ge=1)],
     body: AuditJudgement,
-    principal: Annotated[Principal, AUDITORS],
+    principal: Auditor,
 ) -> AuditRead:
     """Records the auditor's judgement: how many crimes should have been recorded, and how many were correctly."""
     if body.crimes_correctly_recorded > body.crimes_required:

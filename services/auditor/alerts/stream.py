@@ -11,7 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from services.auditor.access import logged
 from services.auditor.alerts import repository
-from services.auditor.alerts.jobs import SUPERVISORS, alert_feed, settled_position
+from services.auditor.alerts.jobs import Supervisor, alert_feed, settled_position
 from services.auditor.rules.flags import Rule, Severity, at_or_above, rule_values
 from services.auditor.settings import AuditorSettings
 from services.runtime.access_log import Access
@@ -96,7 +96,7 @@ async def _alert_events(
 )
 async def alert_stream(
     request: Request,
-    principal: Annotated[Principal, SUPERVISORS],
+    principal: Supervisor,
     rule: Annotated[list[Rule] | None, Query(description="Only these rules (repeat the parameter).")] = None,
     min_severity: Annotated[Severity | None, Query(description="Only this severity and above.")] = None,
     resume_after: Annotated[

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auditor.access import logged
 from services.auditor.alerts import repository
-from services.auditor.alerts.jobs import SUPERVISORS, settled_position
+from services.auditor.alerts.jobs import Supervisor, settled_position
 from services.auditor.alerts.schemas import (
     SubscriptionCreate,
     SubscriptionCreated,
@@ -35,7 +35,9 @@ from services.runtime.auth import Principal, require_force
 from services.runtime.http import ServiceRuntime, runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=PROBLEM_RESPONSES)
+
+ONE = "/subscriptions/{subscription_id}"
 
 RECENT_DELIVERIES = 20
 
@@ -52,13 +54,10 @@ async def _owned(session: AsyncSession, subscription_id: UUID, principal: Princi
     "/subscriptions",
     status_code=201,
     response_model=SubscriptionCreated,
-    tags=["subscriptions"],
     summary="Subscribe a webhook to your force's alerts",
     responses={409: {"description": "Your force holds as many subscriptions as it may."}},
 )
-async def create_subscription(
-    request: Request, body: SubscriptionCreate, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionCreated:
+async def create_subscription(request: Request, body: SubscriptionCreate, principal: Supervisor) -> SubscriptionCreated:
     """From now on, each of your force's alerts that matches is POSTed to the callback, signed, in order, at least
     once (dedupe on `X-Crimerec-Delivery`); failures are retried with backoff, and a callback that keeps failing is
     suspended until resumed."""
@@ -101,12 +100,10 @@ async def create_subscription(
     return SubscriptionCreated.model_validate(subscription_values(row, None) | {"secret": secret})
 
 
-@router.get(
-    "/subscriptions", response_model=SubscriptionPage, tags=["subscriptions"], summary="List your force's webhooks"
-)
+@router.get("/subscriptions", response_model=SubscriptionPage, summary="List your force's webhooks")
 async def list_subscriptions(
     request: Request,
-    principal: Annotated[Principal, SUPERVISORS],
+    principal: Supervisor,
     status: SubscriptionStatus | None = None,
     after: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -133,15 +130,8 @@ async def _detail(runtime: ServiceRuntime, subscription_id: UUID, principal: Pri
     )
 
 
-@router.get(
-    "/subscriptions/{subscription_id}",
-    response_model=SubscriptionDetail,
-    tags=["subscriptions"],
-    summary="Read a webhook and its deliveries",
-)
-async def get_subscription(
-    request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionDetail:
+@router.get(ONE, response_model=SubscriptionDetail, summary="Read a webhook and its deliveries")
+async def get_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """A subscription's status, failures and latest delivery attempts."""
     return await _detail(runtime_of(request), subscription_id, principal)
 
@@ -185,28 +175,18 @@ def _resumption(row: Row[Any], _now: datetime) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-@router.delete(
-    "/subscriptions/{subscription_id}",
-    response_model=SubscriptionDetail,
-    tags=["subscriptions"],
-    summary="Deactivate a webhook",
-)
-async def deactivate_subscription(
-    request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionDetail:
+@router.delete(ONE, response_model=SubscriptionDetail, summary="Deactivate a webhook")
+async def deactivate_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """Stops deliveries for good; the subscription and its delivery record are kept."""
     return await _alter(request, subscription_id, principal, _deactivation, "deactivated")
 
 
 @router.post(
-    "/subscriptions/{subscription_id}/resume",
+    f"{ONE}/resume",
     response_model=SubscriptionDetail,
-    tags=["subscriptions"],
     summary="Resume a suspended webhook",
     responses={409: {"description": "The subscription was deactivated."}},
 )
-async def resume_subscription(
-    request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionDetail:
+async def resume_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """Delivers again, starting with the alert that failed: nothing matching since is skipped."""
     return await _alter(request, subscription_id, principal, _resumption, "resumed")
