@@ -28,8 +28,9 @@ from schemas.events import Role
 from services.runtime import clock, logs, metrics
 from services.runtime.access_log import AccessLog
 from services.runtime.auth import KeyVerifier, require_roles
+from services.runtime.backoff import Backoff
 from services.runtime.database import create_engine, create_session_factory
-from services.runtime.kafka import Backoff, ConsumerRunner, OutboxRelay, Subscription, create_producer
+from services.runtime.kafka import ConsumerRunner, OutboxRelay, Subscription, create_producer
 from services.runtime.messaging import UnitOfWork, unit_of_work
 from services.runtime.problems import (
     PROBLEM_RESPONSES,

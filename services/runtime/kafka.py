@@ -27,7 +27,8 @@ from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import parse_payload
 from services.runtime import clock, logs, metrics
-from services.runtime.database import asyncpg_dsn
+from services.runtime.backoff import Backoff
+from services.runtime.listen import run_when_notified
 from services.runtime.messaging import UnitOfWork, decode_headers, notify_channel
 from services.runtime.settings import EngineSettings
 
@@ -99,7 +100,6 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.retention = retention
-        self._wake = asyncio.Event()
 
     async def publish_pending(self) -> int:
         """Publishes one batch of unpublished rows; returns how many it published."""
@@ -172,47 +172,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publishes whenever the outbox changes (LISTEN/NOTIFY) or, failing a notification, every poll interval."""
-        listener = asyncio.create_task(self._listen())
-        backoff = Backoff()
-        try:
-            while True:
-                # Cleared before publishing, so a NOTIFY that arrives while a batch is on its way is not lost.
-                self._wake.clear()
-                try:
-                    published = await self.publish_pending()
-                    backoff.reset()
-                except Exception as exc:  # broker or database away: keep the rows, try again later
-                    log.warning("outbox relay could not publish", extra={"error": repr(exc)})
-                    await backoff.sleep()
-                    continue
-                if published < self.batch_size:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    except TimeoutError:
-                        pass
-        finally:
-            listener.cancel()
+        await run_when_notified(self.engine, self.channel, self._publish_then_wait, what="outbox relay")
 
-    async def _listen(self) -> None:
-        dsn = asyncpg_dsn(self.engine.url)
-        backoff = Backoff()
-        while True:
-            try:
-                conn = await asyncpg.connect(dsn)
-                closed = asyncio.Event()
-                try:
-                    conn.add_termination_listener(lambda _conn, done=closed: done.set())
-                    await conn.add_listener(self.channel, lambda *_: self._wake.set())
-                    self._wake.set()  # catch anything committed while we were not listening
-                    backoff.reset()
-                    await closed.wait()
-                finally:
-                    await conn.close()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox listener lost its connection", extra={"error": repr(exc)})
-                await backoff.sleep()
+    async def _publish_then_wait(self) -> float:
+        # A full batch means more are waiting: publish the next at once.
+        return 0.0 if await self.publish_pending() >= self.batch_size else self.poll_seconds
 
 
 async def republish_outbox(engine: AsyncEngine, outbox: Table) -> int:
@@ -223,22 +187,6 @@ async def republish_outbox(engine: AsyncEngine, outbox: Table) -> int:
 
 
 # -------------------------------------------------------------------------------------------------------- consumer
-
-
-class Backoff:
-    """Exponential backoff with a ceiling, for transient faults."""
-
-    def __init__(self, first: float = 0.2, ceiling: float = 10.0) -> None:
-        self.first, self.ceiling, self.current = first, ceiling, first
-
-    async def sleep(self) -> None:
-        """Waits the current delay, then doubles it up to the ceiling."""
-        await asyncio.sleep(self.current)
-        self.current = min(self.current * 2, self.ceiling)
-
-    def reset(self) -> None:
-        """Back to the first delay after a success."""
-        self.current = self.first
 
 
 _TRANSIENT = (
