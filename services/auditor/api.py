@@ -3,9 +3,7 @@ recording statistics and sample audits."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
@@ -14,7 +12,6 @@ from fastapi import APIRouter, Path, Query, Request
 
 from schemas.events import FlagStatus, Role
 from services.auditor import judging, ledger, repository, service
-from services.auditor.access import LoggedWork, logged
 from services.auditor.rules import statistics
 from services.auditor.rules.counting import recording_status
 from services.auditor.rules.flags import Rule, Severity, at_or_above
@@ -43,6 +40,7 @@ from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.routes import reading, writing
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -50,13 +48,6 @@ READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
 HANDLERS = require_roles(Role.FCR, Role.SUPERVISOR, Role.DDM, Role.AUDITOR)
 Reader = Annotated[Principal, READERS]
 Handler = Annotated[Principal, HANDLERS]
-
-
-def _consulting(
-    request: Request, principal: Principal, subject_type: str, subjects: Sequence[str] = ()
-) -> contextlib.AbstractAsyncContextManager[LoggedWork]:
-    """A read for a person, logged as their consultation of the subjects (named here, or once known)."""
-    return logged(runtime_of(request), principal, Access.CONSULTATION, subject_type, subjects=subjects)
 
 
 @router.get("/clock", response_model=ClockReading, tags=["health"], summary="Read the auditor's clock")
@@ -75,14 +66,15 @@ async def read_clock(request: Request, principal: Reader) -> ClockReading:
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
 async def get_contact(request: Request, contact_id: UUID, principal: Reader) -> AuditedContact:
     """What the rules expected for a contact, what the recorder recorded, whether it was on time, and its flags."""
-    async with _consulting(request, principal, "contact", [str(contact_id)]) as work:
-        contact = await repository.get_contact(work.session, contact_id)
-        crimes = await repository.crimes_of(work.session, contact_id)
+    async with reading(request, principal) as route:
+        contact = await repository.get_contact(route.session, contact_id)
+        crimes = await repository.crimes_of(route.session, contact_id)
         force = contact.force if contact else (crimes[0].force if crimes else None)
         if force is None:
             raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
         require_force(principal, force, f"The auditor has seen nothing of contact {contact_id}.")
-        flags = await repository.list_flags(work.session, force=force, contact_id=contact_id, limit=500)
+        flags = await repository.list_flags(route.session, force=force, contact_id=contact_id, limit=500)
+        route.touches("contact", contact_id)
     recorded = [
         RecordedCrime.model_validate({**c._mapping, "on_time": c.recorded_at <= c.recording_deadline}) for c in crimes
     ]
@@ -121,26 +113,24 @@ async def list_flags(
     """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
-    async with _consulting(request, principal, "flag") as work:
+    async with reading(request, principal) as route:
         rows = await repository.list_flags(
-            work.session, force=principal.force, rule=rule.value if rule else None,
+            route.session, force=principal.force, rule=rule.value if rule else None,
             status=status.value if status else None, severities=at_or_above(severity) if severity else None,
             contact_id=contact_id, crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
             after=after, limit=limit,
         )  # fmt: skip
-        work.subjects = [str(r.flag_id) for r in rows]
+        route.touches("flag", *(str(r.flag_id) for r in rows))
     items = [flag_read(r) for r in rows]
     return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
 
 
 async def _detail(request: Request, flag_id: int, principal: Principal, *, consulted: bool = True) -> FlagDetail:
-    async with _consulting(request, principal, "flag", [str(flag_id)]) as work:
-        work.logged = consulted
-        flag = await repository.get_flag(work.session, flag_id)
-        if flag is None:
-            raise ProblemError(404, "Not found", f"No flag {flag_id}.")
-        require_force(principal, flag.force, f"No flag {flag_id}.")
-        history = await repository.flag_history_of(work.session, flag_id)
+    async with reading(request, principal) as route:
+        flag = route.own(await repository.get_flag(route.session, flag_id), f"No flag {flag_id}.")
+        history = await repository.flag_history_of(route.session, flag_id)
+        if consulted:
+            route.touches("flag", str(flag_id))
     return FlagDetail.model_validate(
         dict(flag._mapping)
         | {"history": [FlagHistoryEntry(at=h.at, status=h.status, by=h.by_principal, note=h.note) for h in history]}
@@ -156,15 +146,13 @@ async def get_flag(request: Request, flag_id: int, principal: Reader) -> FlagDet
 async def _change(
     request: Request, flag_id: int, principal: Principal, status: FlagStatus, resolution: str | None, note: str
 ) -> FlagDetail:
-    async with logged(runtime_of(request), principal, Access.ALTERATION, "flag", subjects=[str(flag_id)]) as work:
-        result = await ledger.change_flag(
-            work.uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
-            note=note, now=clock.now(),
+    async with writing(request, principal) as route:
+        changed = await ledger.change_flag(
+            route.uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status,
+            resolution=resolution, note=note, now=clock.now(),
         )  # fmt: skip
-        if result == "not found":
-            raise ProblemError(404, "Not found", f"No flag {flag_id}.")
-        if isinstance(result, str):
-            raise ProblemError(409, "Flag cannot change", result)
+        route.accepted(changed)
+        route.touches("flag", str(flag_id))
     return await _detail(request, flag_id, principal, consulted=False)
 
 
@@ -213,9 +201,10 @@ async def recording_stats(
     """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval; the
     share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
     own = _period(force, principal, start, end)
-    async with _consulting(request, principal, "statistics", [f"recording:{own}"]) as work:
+    async with reading(request, principal) as route:
+        route.touches("statistics", f"recording:{own}")
         figures = await service.recording_statistics(
-            work.session, force=own, start=start, end=end, standard=request.app.state.standard
+            route.session, force=own, start=start, end=end, standard=request.app.state.standard
         )
     overall = figures.tally.rate("overall")
     annual = recorded_crime_12_months if recorded_crime_12_months is not None else figures.recorded_12_months
@@ -243,8 +232,9 @@ async def cancellation_stats(
     """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct
     (grounds complete, right authority), and "x of n correct", like the inspectorate's table."""
     own = _period(force, principal, start, end)
-    async with _consulting(request, principal, "statistics", [f"cancellations:{own}"]) as work:
-        rows = await repository.removals_between(work.session, force=own, start=start, end=end)
+    async with reading(request, principal) as route:
+        route.touches("statistics", f"cancellations:{own}")
+        rows = await repository.removals_between(route.session, force=own, start=start, end=end)
     table = [
         CancellationRow(
             audit_category=category,
@@ -266,13 +256,12 @@ Auditor = Annotated[Principal, AUDITORS]
 
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
-    async with _consulting(request, principal, "audit", [str(audit_id)]) as work:
-        audit, items = await repository.get_audit(work.session, audit_id)
-        if audit is None:
-            raise ProblemError(404, "Not found", f"No audit {audit_id}.")
-        require_force(principal, audit.force, f"No audit {audit_id}.")
+    async with reading(request, principal) as route:
+        audit, items = await repository.get_audit(route.session, audit_id)
+        audit = route.own(audit, f"No audit {audit_id}.")
+        route.touches("audit", str(audit_id))
         own_count = await repository.crimes_recorded_between(
-            work.session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
+            route.session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
         )
     judged = [i for i in items if i.crimes_required is not None]
     rate = statistics.wilson(sum(i.crimes_correctly_recorded for i in judged), sum(i.crimes_required for i in judged))
@@ -298,12 +287,13 @@ async def create_audit(request: Request, body: AuditCreate, principal: Auditor) 
     if body.period_to <= body.period_from:
         raise ProblemError(422, "Request is not valid", "period_to must be after period_from.")
     seed = body.seed if body.seed is not None else secrets.randbits(62)
-    async with _consulting(request, principal, "contact") as work:
-        audit_id, work.subjects = await service.draw_audit(
-            work.session, force=principal.force, by=principal.key_id, period_from=body.period_from,
+    async with writing(request, principal, access=Access.CONSULTATION) as route:
+        audit_id, sampled = await service.draw_audit(
+            route.session, force=principal.force, by=principal.key_id, period_from=body.period_from,
             period_to=body.period_to, size=body.size, stratify=body.stratify, seed=seed,
             standard=request.app.state.standard,
         )  # fmt: skip
+        route.touches("contact", *sampled)
     return await _audit(request, audit_id, principal, None)
 
 
@@ -334,16 +324,15 @@ async def judge(
             422, "Request is not valid", "crimes_correctly_recorded cannot exceed crimes_required.",
             errors=[FieldError(field="body.crimes_correctly_recorded", message="more than crimes_required")],
         )  # fmt: skip
-    runtime = runtime_of(request)
-    async with logged(runtime, principal, Access.ALTERATION, "audit", subjects=[f"{audit_id}/{item_no}"]) as work:
-        audit, _ = await repository.get_audit(work.session, audit_id)
-        if audit is None or audit.force != principal.force:
-            raise ProblemError(404, "Not found", f"No audit {audit_id}.")
+    async with writing(request, principal) as route:
+        audit, _ = await repository.get_audit(route.session, audit_id)
+        route.own(audit, f"No audit {audit_id}.")
         judged = await repository.judge_item(
-            work.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
+            route.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
             crimes_correctly_recorded=body.crimes_correctly_recorded, judged_by=principal.key_id,
             judged_at=clock.now(), note=body.note,
         )  # fmt: skip
         if not judged:
             raise ProblemError(404, "Not found", f"Audit {audit_id} has no item {item_no}.")
+        route.touches("audit", f"{audit_id}/{item_no}")
     return await _audit(request, audit_id, principal, None)

@@ -12,9 +12,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.auditor.access import logged
+from services.auditor.access import touches_saying
 from services.auditor.alerts import repository
 from services.auditor.alerts.jobs import Supervisor, settled_position
 from services.auditor.alerts.schemas import (
@@ -30,10 +29,10 @@ from services.auditor.alerts.schemas import (
 from services.auditor.alerts.webhooks import recipient_host
 from services.auditor.rules.flags import rule_values
 from services.auditor.settings import AuditorSettings
-from services.runtime.access_log import Access
-from services.runtime.auth import Principal, require_force
-from services.runtime.http import ServiceRuntime, runtime_of
+from services.runtime.auth import Principal
+from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
+from services.runtime.routes import Reading, reading, writing
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=PROBLEM_RESPONSES)
 
@@ -42,12 +41,9 @@ ONE = "/subscriptions/{subscription_id}"
 RECENT_DELIVERIES = 20
 
 
-async def _owned(session: AsyncSession, subscription_id: UUID, principal: Principal, *, lock: bool) -> Row[Any]:
-    row = await repository.get_subscription(session, subscription_id, lock=lock)
-    if row is None:
-        raise ProblemError(404, "Not found", f"No subscription {subscription_id}.")
-    require_force(principal, row.force, f"No subscription {subscription_id}.")
-    return row
+async def _owned(route: Reading, subscription_id: UUID, *, lock: bool) -> Row[Any]:
+    row = await repository.get_subscription(route.session, subscription_id, lock=lock)
+    return route.own(row, f"No subscription {subscription_id}.")
 
 
 @router.post(
@@ -66,8 +62,8 @@ async def create_subscription(request: Request, body: SubscriptionCreate, princi
     horizon = await settled_position(runtime)
     secret = secrets.token_urlsafe(32)
     detail = f"subscribed {recipient_host(body.callback_url)}"
-    async with logged(runtime, principal, Access.ALTERATION, "subscription", detail=detail) as work:
-        session = work.session
+    async with writing(request, principal) as route:
+        session = route.session
         if await repository.count_live_subscriptions(session, force=principal.force) >= (
             settings.webhook_max_subscriptions
         ):
@@ -96,7 +92,7 @@ async def create_subscription(request: Request, body: SubscriptionCreate, princi
                 "delivered_seq": horizon,
             },
         )
-        work.subjects = [str(row.subscription_id)]
+        await touches_saying(route, "subscription", row.subscription_id, detail=detail)
     return SubscriptionCreated.model_validate(subscription_values(row, None) | {"secret": secret})
 
 
@@ -109,21 +105,21 @@ async def list_subscriptions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SubscriptionPage:
     """Your force's subscriptions, active, suspended or deactivated, each with its latest delivery."""
-    async with logged(runtime_of(request), principal, Access.CONSULTATION, "subscription") as work:
+    async with reading(request, principal) as route:
         rows = await repository.subscriptions_of(
-            work.session, force=principal.force, status=status, after=after, limit=limit
+            route.session, force=principal.force, status=status, after=after, limit=limit
         )
-        last = await repository.latest_deliveries(work.session, [r.subscription_id for r in rows])
-        work.subjects = [str(r.subscription_id) for r in rows]
+        last = await repository.latest_deliveries(route.session, [r.subscription_id for r in rows])
+        route.touches("subscription", *(r.subscription_id for r in rows))
     items = [SubscriptionRead.model_validate(subscription_values(r, last.get(r.subscription_id))) for r in rows]
     return SubscriptionPage(items=items, next_after=items[-1].subscription_id if len(items) == limit else None)
 
 
-async def _detail(runtime: ServiceRuntime, subscription_id: UUID, principal: Principal) -> SubscriptionDetail:
-    subjects = [str(subscription_id)]
-    async with logged(runtime, principal, Access.CONSULTATION, "subscription", subjects=subjects) as work:
-        row = await _owned(work.session, subscription_id, principal, lock=False)
-        recent = await repository.deliveries_of(work.session, subscription_id, limit=RECENT_DELIVERIES)
+async def _detail(request: Request, subscription_id: UUID, principal: Principal) -> SubscriptionDetail:
+    async with reading(request, principal) as route:
+        row = await _owned(route, subscription_id, lock=False)
+        recent = await repository.deliveries_of(route.session, subscription_id, limit=RECENT_DELIVERIES)
+        route.touches("subscription", subscription_id)
     deliveries = [d for d in (delivery_read(r) for r in recent) if d is not None]
     return SubscriptionDetail.model_validate(
         subscription_values(row, recent[0] if recent else None) | {"recent_deliveries": deliveries}
@@ -133,7 +129,7 @@ async def _detail(runtime: ServiceRuntime, subscription_id: UUID, principal: Pri
 @router.get(ONE, response_model=SubscriptionDetail, summary="Read a webhook and its deliveries")
 async def get_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """A subscription's status, failures and latest delivery attempts."""
-    return await _detail(runtime_of(request), subscription_id, principal)
+    return await _detail(request, subscription_id, principal)
 
 
 async def _alter(
@@ -145,15 +141,13 @@ async def _alter(
 ) -> SubscriptionDetail:
     """A person's change to one of their force's subscriptions (None from `change`: nothing to do), logged as an
     alteration; the subscription as it then stands."""
-    runtime = runtime_of(request)
-    subjects = [str(subscription_id)]
-    async with logged(runtime, principal, Access.ALTERATION, "subscription", subjects=subjects, detail=detail) as work:
-        row = await _owned(work.session, subscription_id, principal, lock=True)
-        values = change(row, await repository.database_now(work.session))
-        work.logged = values is not None
+    async with writing(request, principal) as route:
+        row = await _owned(route, subscription_id, lock=True)
+        values = change(row, await repository.database_now(route.session))
         if values is not None:
-            await repository.update_subscription(work.session, subscription_id, **values)
-    return await _detail(runtime, subscription_id, principal)
+            await repository.update_subscription(route.session, subscription_id, **values)
+            await touches_saying(route, "subscription", subscription_id, detail=detail)
+    return await _detail(request, subscription_id, principal)
 
 
 def _deactivation(row: Row[Any], now: datetime) -> dict[str, Any] | None:
