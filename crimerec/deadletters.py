@@ -1,7 +1,7 @@
 """Dead letters: the events a consumer could not handle, listed with why and where from, and replayed after a fix.
 
 A consumer puts such an event on `<topic>.dlq` with its reason and origin in `dlq.*` headers (see
-services/runtime/kafka.py). Replay puts each back on its source topic, as it was (key, value, its own headers), so
+services/runtime/consumer.py). Replay puts each back on its source topic, as it was (key, value, its own headers), so
 the fixed consumer handles it; the replay's own consumer group remembers what it replayed, so a second replay only
 takes dead letters that arrived since.
 """
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from services.runtime.kafka import create_producer
 
 from schemas import topics
+from services.runtime.producer import create_producer
 from services.runtime.settings import EngineSettings
 
 REPLAY_GROUP = "crimerec.deadletters.replay"
