@@ -8,12 +8,16 @@ from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Final
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from schemas import topics
 from schemas.catalogue import AuditCategory, ForceCode, HoClass
 from schemas.contacts import ContactCreate, Ref
 from schemas.envelope import AwareDatetime, Envelope
+from schemas.payload import EventPayload as EventPayload
+from schemas.screening_events import ContactScreened as ContactScreened
+from schemas.screening_events import ReviewAction as ReviewAction
+from schemas.screening_events import ScreeningReviewed as ScreeningReviewed
 from schemas.vocabulary import (
     Actor,
     AuthorityMode,
@@ -26,22 +30,6 @@ from schemas.vocabulary import (
     RulesVersion,
 )
 from schemas.vocabulary import VerifiableInformation as VerifiableInformation  # part of the events' contract
-
-
-class EventPayload(BaseModel):
-    """The payload of an event about a contact: immutable; fields a newer producer added are ignored on read."""
-
-    # design.md: additive evolution only. An older consumer must accept an event a newer producer enriched,
-    # so unknown payload fields are ignored rather than sending the event to the .dlq.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    EVENT_TYPE: ClassVar[str]
-    SCHEMA_VERSION: ClassVar[int] = 1
-
-    contact_id: UUID = Field(
-        description="The contact the event is about: intake's id for it, and the Kafka key of every event "
-        "about it and the crimes recorded from it."
-    )
 
 
 class ContactReceived(EventPayload):
@@ -293,6 +281,8 @@ PAYLOADS: Final[tuple[type[EventPayload], ...]] = (
     CrimeTransferred,
     N100Recorded,
     VictimNotified,
+    ContactScreened,
+    ScreeningReviewed,
     FlagRaised,
     FlagUpdated,
 )

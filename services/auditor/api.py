@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -15,7 +15,6 @@ from services.auditor import judging, ledger, repository, service
 from services.auditor.rules import statistics
 from services.auditor.rules.counting import recording_status
 from services.auditor.rules.flags import Rule, Severity, at_or_above
-from services.auditor.rules.sampling import draw_sample, stratum_of
 from services.auditor.schemas import (
     AuditCreate,
     AuditedContact,
@@ -41,15 +40,18 @@ from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.routes import reading, writing
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
 HANDLERS = require_roles(Role.FCR, Role.SUPERVISOR, Role.DDM, Role.AUDITOR)
+Reader = Annotated[Principal, READERS]
+Handler = Annotated[Principal, HANDLERS]
 
 
 @router.get("/clock", response_model=ClockReading, tags=["health"], summary="Read the auditor's clock")
-async def read_clock(request: Request, principal: Annotated[Principal, READERS]) -> ClockReading:
+async def read_clock(request: Request, principal: Reader) -> ClockReading:
     """How far the auditor has judged: a replay or simulation is fully judged once `caught_up` is true and `now`
     has reached its last event."""
     runtime = runtime_of(request)
@@ -62,30 +64,19 @@ async def read_clock(request: Request, principal: Annotated[Principal, READERS])
 
 
 @router.get("/contacts/{contact_id}", response_model=AuditedContact, tags=["contacts"], summary="Audit a contact")
-async def get_contact(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> AuditedContact:
+async def get_contact(request: Request, contact_id: UUID, principal: Reader) -> AuditedContact:
     """What the rules expected for a contact, what the recorder recorded, whether it was on time, and its flags."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        contact = await repository.get_contact(session, contact_id)
-        crimes = await repository.crimes_of(session, contact_id)
+    async with reading(request, principal) as route:
+        contact = await repository.get_contact(route.session, contact_id)
+        crimes = await repository.crimes_of(route.session, contact_id)
         force = contact.force if contact else (crimes[0].force if crimes else None)
         if force is None:
             raise ProblemError(404, "Not found", f"The auditor has seen nothing of contact {contact_id}.")
         require_force(principal, force, f"The auditor has seen nothing of contact {contact_id}.")
-        flags = await repository.list_flags(session, force=force, contact_id=contact_id, limit=500)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[str(contact_id)]
-        )
+        flags = await repository.list_flags(route.session, force=force, contact_id=contact_id, limit=500)
+        route.touches("contact", contact_id)
     recorded = [
-        RecordedCrime(
-            crime_reference=c.crime_reference,
-            ho_class=c.ho_class,
-            audit_category=c.audit_category,
-            status=c.status,
-            recorded_at=c.recorded_at,
-            on_time=c.recorded_at <= c.recording_deadline,
-        )
-        for c in crimes
+        RecordedCrime.model_validate({**c._mapping, "on_time": c.recorded_at <= c.recording_deadline}) for c in crimes
     ]
     expected = contact.expected_crimes if contact else None
     outcome = contact.outcome if contact else None
@@ -107,7 +98,7 @@ async def get_contact(request: Request, contact_id: UUID, principal: Annotated[P
 @router.get("/flags", response_model=FlagPage, tags=["flags"], summary="List flags")
 async def list_flags(
     request: Request,
-    principal: Annotated[Principal, READERS],
+    principal: Reader,
     rule: Rule | None = None,
     status: FlagStatus | None = None,
     severity: Annotated[Severity | None, Query(description="Minimum severity.")] = None,
@@ -122,32 +113,24 @@ async def list_flags(
     """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with reading(request, principal) as route:
         rows = await repository.list_flags(
-            session, force=principal.force, rule=rule.value if rule else None, status=status.value if status else None,
-            severities=at_or_above(severity) if severity else None, contact_id=contact_id,
-            crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to, after=after, limit=limit,
+            route.session, force=principal.force, rule=rule.value if rule else None,
+            status=status.value if status else None, severities=at_or_above(severity) if severity else None,
+            contact_id=contact_id, crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
+            after=after, limit=limit,
         )  # fmt: skip
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(r.flag_id) for r in rows]
-        )
+        route.touches("flag", *(str(r.flag_id) for r in rows))
     items = [flag_read(r) for r in rows]
     return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
 
 
 async def _detail(request: Request, flag_id: int, principal: Principal, *, consulted: bool = True) -> FlagDetail:
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        flag = await repository.get_flag(session, flag_id)
-        if flag is None:
-            raise ProblemError(404, "Not found", f"No flag {flag_id}.")
-        require_force(principal, flag.force, f"No flag {flag_id}.")
-        history = await repository.flag_history_of(session, flag_id)
+    async with reading(request, principal) as route:
+        flag = route.own(await repository.get_flag(route.session, flag_id), f"No flag {flag_id}.")
+        history = await repository.flag_history_of(route.session, flag_id)
         if consulted:
-            await runtime.access_log.record(
-                session, principal, Access.CONSULTATION, subject_type="flag", subject_ids=[str(flag_id)]
-            )
+            route.touches("flag", str(flag_id))
     return FlagDetail.model_validate(
         dict(flag._mapping)
         | {"history": [FlagHistoryEntry(at=h.at, status=h.status, by=h.by_principal, note=h.note) for h in history]}
@@ -155,7 +138,7 @@ async def _detail(request: Request, flag_id: int, principal: Principal, *, consu
 
 
 @router.get("/flags/{flag_id}", response_model=FlagDetail, tags=["flags"], summary="Read a flag and its history")
-async def get_flag(request: Request, flag_id: int, principal: Annotated[Principal, READERS]) -> FlagDetail:
+async def get_flag(request: Request, flag_id: int, principal: Reader) -> FlagDetail:
     """One flag with every step of its life."""
     return await _detail(request, flag_id, principal)
 
@@ -163,36 +146,26 @@ async def get_flag(request: Request, flag_id: int, principal: Annotated[Principa
 async def _change(
     request: Request, flag_id: int, principal: Principal, status: FlagStatus, resolution: str | None, note: str
 ) -> FlagDetail:
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
-        result = await ledger.change_flag(
-            uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status, resolution=resolution,
-            note=note, now=clock.now(),
+    async with writing(request, principal) as route:
+        changed = await ledger.change_flag(
+            route.uow, flag_id=flag_id, force=principal.force, by=principal.key_id, status=status,
+            resolution=resolution, note=note, now=clock.now(),
         )  # fmt: skip
-        if result == "not found":
-            raise ProblemError(404, "Not found", f"No flag {flag_id}.")
-        if isinstance(result, str):
-            raise ProblemError(409, "Flag cannot change", result)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="flag", subject_ids=[str(flag_id)]
-        )
+        route.accepted(changed)
+        route.touches("flag", str(flag_id))
     return await _detail(request, flag_id, principal, consulted=False)
 
 
 @router.post(
     "/flags/{flag_id}/acknowledgement", response_model=FlagDetail, tags=["flags"], summary="Acknowledge a flag"
 )
-async def acknowledge(
-    request: Request, flag_id: int, body: FlagAcknowledgement, principal: Annotated[Principal, HANDLERS]
-) -> FlagDetail:
+async def acknowledge(request: Request, flag_id: int, body: FlagAcknowledgement, principal: Handler) -> FlagDetail:
     """A named person has seen the flag and is dealing with it."""
     return await _change(request, flag_id, principal, FlagStatus.ACKNOWLEDGED, None, body.note)
 
 
 @router.post("/flags/{flag_id}/resolution", response_model=FlagDetail, tags=["flags"], summary="Resolve a flag")
-async def resolve(
-    request: Request, flag_id: int, body: FlagResolution, principal: Annotated[Principal, HANDLERS]
-) -> FlagDetail:
+async def resolve(request: Request, flag_id: int, body: FlagResolution, principal: Handler) -> FlagDetail:
     """Closes a flag as corrected, justified or a false positive, with a note."""
     return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)
 
@@ -201,6 +174,7 @@ async def resolve(
 
 
 STATS_READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR)
+StatsReader = Annotated[Principal, STATS_READERS]
 
 
 def _period(force: str | None, principal: Principal, start: datetime, end: datetime) -> str:
@@ -216,7 +190,7 @@ def _period(force: str | None, principal: Principal, start: datetime, end: datet
 @router.get("/stats/recording", response_model=RecordingStats, tags=["statistics"], summary="Recording rates")
 async def recording_stats(
     request: Request,
-    principal: Annotated[Principal, STATS_READERS],
+    principal: StatsReader,
     start: Annotated[datetime, Query(alias="from", description="Contacts received from (inclusive).")],
     end: Annotated[datetime, Query(alias="to", description="… to (exclusive).")],
     force: Annotated[str | None, Query(max_length=10)] = None,
@@ -227,13 +201,10 @@ async def recording_stats(
     """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval; the
     share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
     own = _period(force, principal, start, end)
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with reading(request, principal) as route:
+        route.touches("statistics", f"recording:{own}")
         figures = await service.recording_statistics(
-            session, force=own, start=start, end=end, standard=request.app.state.standard
-        )
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="statistics", subject_ids=[f"recording:{own}"]
+            route.session, force=own, start=start, end=end, standard=request.app.state.standard
         )
     overall = figures.tally.rate("overall")
     annual = recorded_crime_12_months if recorded_crime_12_months is not None else figures.recorded_12_months
@@ -253,7 +224,7 @@ async def recording_stats(
 )
 async def cancellation_stats(
     request: Request,
-    principal: Annotated[Principal, STATS_READERS],
+    principal: StatsReader,
     start: Annotated[datetime, Query(alias="from")],
     end: Annotated[datetime, Query(alias="to")],
     force: Annotated[str | None, Query(max_length=10)] = None,
@@ -261,25 +232,19 @@ async def cancellation_stats(
     """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct
     (grounds complete, right authority), and "x of n correct", like the inspectorate's table."""
     own = _period(force, principal, start, end)
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        rows = await repository.removals_between(session, force=own, start=start, end=end)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="statistics", subject_ids=[f"cancellations:{own}"]
+    async with reading(request, principal) as route:
+        route.touches("statistics", f"cancellations:{own}")
+        rows = await repository.removals_between(route.session, force=own, start=start, end=end)
+    table = [
+        CancellationRow(
+            audit_category=category,
+            cancellations=judged.trials,
+            correct=judged.successes,
+            summary=f"{judged.successes} of {judged.trials} correct",
+            correct_rate=rate_read(judged),
         )
-    table = []
-    for category in ("rape", "other_sexual", "violence", "robbery"):
-        of_category = [r for r in rows if r.audit_category == category]
-        correct = sum(1 for r in of_category if r.judged_correct)
-        table.append(
-            CancellationRow(
-                audit_category=category,
-                cancellations=len(of_category),
-                correct=correct,
-                summary=f"{correct} of {len(of_category)} correct",
-                correct_rate=rate_read(statistics.wilson(correct, len(of_category))),
-            )
-        )
+        for category, judged in statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
+    ]
     return CancellationStats(force=own, period_from=start, period_to=end, categories=table)
 
 
@@ -287,20 +252,16 @@ async def cancellation_stats(
 
 
 AUDITORS = require_roles(Role.AUDITOR, Role.FCR)
+Auditor = Annotated[Principal, AUDITORS]
 
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        audit, items = await repository.get_audit(session, audit_id)
-        if audit is None:
-            raise ProblemError(404, "Not found", f"No audit {audit_id}.")
-        require_force(principal, audit.force, f"No audit {audit_id}.")
+    async with reading(request, principal) as route:
+        audit, items = await repository.get_audit(route.session, audit_id)
+        audit = route.own(audit, f"No audit {audit_id}.")
+        route.touches("audit", str(audit_id))
         own_count = await repository.crimes_recorded_between(
-            session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
-        )
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="audit", subject_ids=[str(audit_id)]
+            route.session, force=audit.force, start=audit.period_to - timedelta(days=365), end=audit.period_to
         )
     judged = [i for i in items if i.crimes_required is not None]
     rate = statistics.wilson(sum(i.crimes_correctly_recorded for i in judged), sum(i.crimes_required for i in judged))
@@ -320,46 +281,19 @@ async def _audit(request: Request, audit_id: UUID, principal: Principal, recorde
 
 
 @router.post("/audits", status_code=201, response_model=AuditRead, tags=["audits"], summary="Draw a sample audit")
-async def create_audit(request: Request, body: AuditCreate, principal: Annotated[Principal, AUDITORS]) -> AuditRead:
+async def create_audit(request: Request, body: AuditCreate, principal: Auditor) -> AuditRead:
     """Draws a reproducible random sample of your force's contacts received in the period (stratified by the
     audit category of the most serious reported offence, if asked), for auditors to judge one by one."""
     if body.period_to <= body.period_from:
         raise ProblemError(422, "Request is not valid", "period_to must be after period_from.")
     seed = body.seed if body.seed is not None else secrets.randbits(62)
-    runtime = runtime_of(request)
-    standard = request.app.state.standard
-    audit_id = uuid4()
-    async with runtime.unit_of_work() as uow:
-        rows = await repository.contacts_received(
-            uow.session, force=principal.force, start=body.period_from, end=body.period_to
-        )
-        population = [
-            (str(r.contact_id), stratum_of([o["ho_class"] for o in r.facts["offences"]], standard.catalogue))
-            for r in rows
-        ]
-        sample = draw_sample(population, size=body.size, seed=seed, stratify=body.stratify)
-        await repository.insert_audit(
-            uow.session,
-            {
-                "audit_id": audit_id,
-                "force": principal.force,
-                "created_by": principal.key_id,
-                "created_at": clock.now(),
-                "period_from": body.period_from,
-                "period_to": body.period_to,
-                "size": body.size,
-                "stratified": body.stratify,
-                "seed": seed,
-                "population": len(population),
-            },
-            [
-                {"audit_id": audit_id, "item_no": n, "contact_id": UUID(cid), "stratum": stratum}
-                for n, (cid, stratum) in enumerate(sample, start=1)
-            ],
-        )
-        await runtime.access_log.record(
-            uow.session, principal, Access.CONSULTATION, subject_type="contact", subject_ids=[c for c, _ in sample]
-        )
+    async with writing(request, principal, access=Access.CONSULTATION) as route:
+        audit_id, sampled = await service.draw_audit(
+            route.session, force=principal.force, by=principal.key_id, period_from=body.period_from,
+            period_to=body.period_to, size=body.size, stratify=body.stratify, seed=seed,
+            standard=request.app.state.standard,
+        )  # fmt: skip
+        route.touches("contact", *sampled)
     return await _audit(request, audit_id, principal, None)
 
 
@@ -367,7 +301,7 @@ async def create_audit(request: Request, body: AuditCreate, principal: Annotated
 async def get_audit(
     request: Request,
     audit_id: UUID,
-    principal: Annotated[Principal, STATS_READERS],
+    principal: StatsReader,
     recorded_crime_12_months: Annotated[int | None, Query(ge=0, description="R as published, if preferred.")] = None,
 ) -> AuditRead:
     """The sample, the judgements so far, and the recording rate with its 95% interval and the annual estimate."""
@@ -375,17 +309,14 @@ async def get_audit(
 
 
 @router.put(
-    "/audits/{audit_id}/items/{item_no}",
-    response_model=AuditRead,
-    tags=["audits"],
-    summary="Judge a sampled contact",
+    "/audits/{audit_id}/items/{item_no}", response_model=AuditRead, tags=["audits"], summary="Judge a sampled contact"
 )
 async def judge(
     request: Request,
     audit_id: UUID,
     item_no: Annotated[int, Path(ge=1)],
     body: AuditJudgement,
-    principal: Annotated[Principal, AUDITORS],
+    principal: Auditor,
 ) -> AuditRead:
     """Records the auditor's judgement: how many crimes should have been recorded, and how many were correctly."""
     if body.crimes_correctly_recorded > body.crimes_required:
@@ -393,19 +324,15 @@ async def judge(
             422, "Request is not valid", "crimes_correctly_recorded cannot exceed crimes_required.",
             errors=[FieldError(field="body.crimes_correctly_recorded", message="more than crimes_required")],
         )  # fmt: skip
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
-        audit, _ = await repository.get_audit(uow.session, audit_id)
-        if audit is None or audit.force != principal.force:
-            raise ProblemError(404, "Not found", f"No audit {audit_id}.")
+    async with writing(request, principal) as route:
+        audit, _ = await repository.get_audit(route.session, audit_id)
+        route.own(audit, f"No audit {audit_id}.")
         judged = await repository.judge_item(
-            uow.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
+            route.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
             crimes_correctly_recorded=body.crimes_correctly_recorded, judged_by=principal.key_id,
             judged_at=clock.now(), note=body.note,
         )  # fmt: skip
         if not judged:
             raise ProblemError(404, "Not found", f"Audit {audit_id} has no item {item_no}.")
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="audit", subject_ids=[f"{audit_id}/{item_no}"]
-        )
+        route.touches("audit", f"{audit_id}/{item_no}")
     return await _audit(request, audit_id, principal, None)

@@ -18,6 +18,7 @@ from services.auditor import repository
 from services.auditor.rules.flags import FlagDraft, Rule
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
+from services.runtime.refusals import Refused
 
 PRODUCER = "auditor"
 CURABLE = frozenset({FlagStatus.OPEN.value, FlagStatus.ACKNOWLEDGED.value})
@@ -215,17 +216,17 @@ async def change_flag(
     resolution: str | None,
     note: str,
     now: datetime,
-) -> Row[Any] | str:
-    """A person acknowledges or resolves a flag; returns the flag, or why it cannot change."""  # fmt: skip
+) -> Row[Any] | Refused:
+    """A person acknowledges or resolves a flag; returns the flag, or why it cannot change."""
     flag = await repository.get_flag(uow.session, flag_id, lock=True)
     if flag is None or flag.force != force:
-        return "not found"
+        return Refused(404, "Not found", f"No flag {flag_id}.")
     allowed = {
         FlagStatus.ACKNOWLEDGED: {FlagStatus.OPEN.value},
         FlagStatus.RESOLVED: {FlagStatus.OPEN.value, FlagStatus.ACKNOWLEDGED.value},
     }[status]
     if flag.status not in allowed:
-        return f"a {flag.status} flag cannot become {status.value}"
+        return Refused(409, "Flag cannot change", f"a {flag.status} flag cannot become {status.value}")
     updated = await repository.set_flag_status(
         uow.session, flag_id=flag_id, status=status.value, resolution=resolution, now=now
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Select, bindparam, false, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, false, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -294,25 +294,21 @@ async def append_alerts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         await session.execute(insert(alert_stream), list(rows))
 
 
+def _force_in_period(
+    force_column: ColumnElement[str], time_column: ColumnElement[datetime], force: str, start: datetime, end: datetime
+) -> ColumnElement[bool]:
+    """A force's rows whose time falls in [start, end)."""
+    return and_(force_column == force, time_column >= start, time_column < end)
+
+
 async def contacts_received(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
     """A force's contacts received in [start, end), with what they reported, how they were decided, and whether
     their recording deadline has been judged: the recording rate's population, and a sample audit's."""
-    return (
-        await session.execute(
-            select(
-                contacts.c.contact_id,
-                contacts.c.facts,
-                contacts.c.outcome,
-                contacts.c.decision,
-                contacts.c.deadline_checked,
-            ).where(
-                contacts.c.force == force,
-                contacts.c.received_at >= start,
-                contacts.c.received_at < end,
-                contacts.c.facts.is_not(None),
-            )
-        )
-    ).all()
+    c = contacts.c
+    query = select(c.contact_id, c.facts, c.outcome, c.decision, c.deadline_checked).where(
+        _force_in_period(c.force, c.received_at, force, start, end), c.facts.is_not(None)
+    )
+    return (await session.execute(query)).all()
 
 
 async def crimes_of_contacts_received(
@@ -335,7 +331,7 @@ async def crimes_of_contacts_received(
             )
             .join(contacts, contacts.c.contact_id == crimes.c.contact_id)
             .outerjoin(judged, judged.c.crime_reference == crimes.c.crime_reference)
-            .where(contacts.c.force == force, contacts.c.received_at >= start, contacts.c.received_at < end)
+            .where(_force_in_period(contacts.c.force, contacts.c.received_at, force, start, end))
         )
     ).all()
 
@@ -346,7 +342,7 @@ async def crimes_recorded_between(session: AsyncSession, *, force: str, start: d
         await session.scalar(
             select(func.count())
             .select_from(crimes)
-            .where(crimes.c.force == force, crimes.c.recorded_at >= start, crimes.c.recorded_at < end)
+            .where(_force_in_period(crimes.c.force, crimes.c.recorded_at, force, start, end))
         )
         or 0
     )
@@ -357,9 +353,7 @@ async def removals_between(session: AsyncSession, *, force: str, start: datetime
     return (
         await session.execute(
             select(removals).where(
-                removals.c.force == force,
-                removals.c.removed_at >= start,
-                removals.c.removed_at < end,
+                _force_in_period(removals.c.force, removals.c.removed_at, force, start, end),
                 removals.c.detail["request_id"].astext.is_not(None),
             )
         )

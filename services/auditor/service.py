@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,9 @@ from services.auditor.rules import cancellations, detectors, statistics
 from services.auditor.rules.counting import should_units
 from services.auditor.rules.facts import Removal, ReportedFacts
 from services.auditor.rules.flags import Rule
+from services.auditor.rules.sampling import draw_sample, stratum_of
 from services.auditor.rules.standard import Standard
+from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
 
 
@@ -236,3 +238,41 @@ async def recording_statistics(
         tally.add_contact(required, crimes_by_contact.get(row.contact_id, []))
     recorded = await repository.crimes_recorded_between(session, force=force, start=end - timedelta(days=365), end=end)
     return RecordingStatistics(tally=tally, recorded_12_months=recorded)
+
+
+# ------------------------------------------------------------------------------------------------ sample audits
+
+
+async def draw_audit(
+    session: AsyncSession,
+    *,
+    force: str,
+    by: str,
+    period_from: datetime,
+    period_to: datetime,
+    size: int,
+    stratify: bool,
+    seed: int,
+    standard: Standard,
+) -> tuple[UUID, list[str]]:
+    """Draws and stores a reproducible random sample of a force's contacts received in the period (stratified by
+    the audit category of the most serious reported offence, if asked); the audit and the contacts sampled."""
+    rows = await repository.contacts_received(session, force=force, start=period_from, end=period_to)
+    population = [
+        (str(r.contact_id), stratum_of([o["ho_class"] for o in r.facts["offences"]], standard.catalogue)) for r in rows
+    ]
+    sample = draw_sample(population, size=size, seed=seed, stratify=stratify)
+    audit_id = uuid4()
+    await repository.insert_audit(
+        session,
+        {
+            "audit_id": audit_id, "force": force, "created_by": by, "created_at": clock.now(),
+            "period_from": period_from, "period_to": period_to, "size": size, "stratified": stratify, "seed": seed,
+            "population": len(population),
+        },
+        [
+            {"audit_id": audit_id, "item_no": n, "contact_id": UUID(cid), "stratum": stratum}
+            for n, (cid, stratum) in enumerate(sample, start=1)
+        ],
+    )  # fmt: skip
+    return audit_id, [contact_id for contact_id, _ in sample]

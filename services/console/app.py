@@ -17,7 +17,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.catalogue import OffenceCatalogue
-from services.console import pages
+from services.console import audit_pages, flag_pages, pages, web
 from services.console.settings import ConsoleSettings
 from services.console.signin import SignIns
 from services.console.upstream import ServiceCalls
@@ -43,7 +43,7 @@ def _error(request: Request, problem: Problem, headers: dict[str, str] | None = 
         return RedirectResponse(f"/console/sign-in?next={quote(target, safe='/')}", status_code=303)
     if _wants_html(request):
         template = "_error_fragment.html" if request.headers.get("hx-request") == "true" else "error.html"
-        return pages.render(request, template, status_code=problem.status, problem=problem)
+        return web.render(request, template, status_code=problem.status, problem=problem)
     return problem_response(problem, headers=headers)
 
 
@@ -73,8 +73,17 @@ def create_app(
     app.state.catalogue = OffenceCatalogue.default()
     app.add_middleware(RequestContext)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(pages.router)
+    for module in (pages, flag_pages, audit_pages):
+        app.include_router(module.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="static")
+
+    _add_error_pages(app)
+    _add_health_routes(app)
+    return app
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    """Errors as HTML pages for a person, problem+json for the stream, downloads and API clients."""
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> Response:
@@ -97,6 +106,10 @@ def create_app(
         problem = Problem(title="Internal error", status=500, detail="The page could not be shown; try again.")
         return _error(request, problem)
 
+
+def _add_health_routes(app: FastAPI) -> None:
+    """/ redirects to the console; /healthz (alive) and /readyz (its database answers), as the services have."""
+
     @app.get("/", include_in_schema=False)
     async def root() -> Response:
         return RedirectResponse("/console/", status_code=303)
@@ -115,5 +128,3 @@ def create_app(
             checks = {"database": f"unavailable: {type(exc).__name__}"}
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
-
-    return app

@@ -126,12 +126,14 @@ async def get_decision(request: Request, contact_id: UUID, principal: Annotated[
 # ------------------------------------------------------------------------------------------------ changes
 
 
-def _refused(refusal: Refused) -> ProblemError:
+def refused(refusal: Refused) -> ProblemError:
+    """A refusal as the problem+json error it answers with."""
     errors = [FieldError(field=f"body.{name}", message=message) for name, message in refusal.errors] or None
     return ProblemError(refusal.status, refusal.title, refusal.detail, errors=errors)
 
 
-def _policy(request: Request) -> RecorderPolicy:
+def policy_of(request: Request) -> RecorderPolicy:
+    """The recording policy the app applies."""
     policy: RecorderPolicy = request.app.state.policy
     return policy
 
@@ -183,10 +185,10 @@ async def post_decision(
                 outcome=body.outcome, rationale=body.rationale, offences=body.offences,
                 credible_evidence=body.credible_evidence, closing_category=body.closing_category,
             ),
-            policy=_policy(request),
+            policy=policy_of(request),
         )  # fmt: skip
         if isinstance(result, Refused):
-            raise _refused(result)
+            raise refused(result)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="decision", subject_ids=[str(contact_id)]
         )
@@ -208,10 +210,10 @@ async def post_reclassification(
         refusal = await lifecycle.reclassify(
             uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class, reason=body.reason,
             new_information=body.new_information, new_information_detail=body.new_information_detail,
-            policy=_policy(request),
+            policy=policy_of(request),
         )  # fmt: skip
         if refusal is not None:
-            raise _refused(refusal)
+            raise refused(refusal)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )
@@ -240,7 +242,7 @@ async def post_cancellation_request(
             victim_informed=body.victim_informed, victim_informed_at=body.victim_informed_at,
         )  # fmt: skip
         if isinstance(result, Refused):
-            raise _refused(result)
+            raise refused(result)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )
@@ -276,10 +278,10 @@ async def _decide_request(
     runtime = runtime_of(request)
     async with runtime.unit_of_work() as uow:
         result = await lifecycle.decide_cancellation(
-            uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=_policy(request)
+            uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=policy_of(request)
         )
         if isinstance(result, Refused):
-            raise _refused(result)
+            raise refused(result)
         await runtime.access_log.record(
             uow.session,
             principal,
@@ -342,7 +344,7 @@ async def post_victim_notification(
             method=body.method,
         )  # fmt: skip
         if refusal is not None:
-            raise _refused(refusal)
+            raise refused(refusal)
         await runtime.access_log.record(
             uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
         )

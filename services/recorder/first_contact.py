@@ -23,6 +23,7 @@ from services.recorder.recording import (
     record_n100,
 )
 from services.recorder.rules.decision import Decision, decide
+from services.recorder.screening import needs_screening, screen_at_first_contact
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
 
@@ -46,14 +47,15 @@ async def record_contacts(
     # Crime references are numbered last. Allocating them locks the force's counter row until commit (numbers
     # without gaps), so whatever follows is done by one recorder process at a time. Everything is built first under
     # provisional references and what needs none is written (decisions, N100s, which at first contact name no
-    # crime); then the numbers are allocated, the crimes and their events renumbered, and only the crimes and the
-    # outbox are written while the counter is held.
+    # crime, and the screenings of the contacts not recorded); then the numbers are allocated, the crimes and their
+    # events renumbered, and only the crimes and the outbox are written while the counter is held.
     writes = Writes()
     staged_before = len(uow.staged)
     provisional = _stage(uow, writes, plans, policy=policy)
     await repository.insert_rows(
-        uow.session, decisions=writes.decisions, decision_history=writes.decision_history, n100s=writes.n100s
-    )
+        uow.session, decisions=writes.decisions, decision_history=writes.decision_history, n100s=writes.n100s,
+        screenings=writes.screenings,
+    )  # fmt: skip
     final = await _allocate(uow.session, provisional)
     for row in (*writes.crimes, *writes.crime_history):
         row["crime_reference"] = final[row["crime_reference"]]
@@ -123,6 +125,12 @@ def _stage(
                 credible_evidence=payload.contact.credible_evidence_to_contrary,
             )
         )  # fmt: skip
+        if policy.screener is not None and needs_screening(decision):
+            # Issue 18: a crime told only in the free text of a contact not recorded must not go through unseen.
+            screen_at_first_contact(
+                writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision, now=now,
+                screener=policy.screener,
+            )  # fmt: skip
     return provisional
 
 

@@ -1,10 +1,11 @@
-"""Recorder's tables: contacts as received, decisions, crime records, reference counters, outbox, inbox."""
+"""Recorder's tables: contacts as received, decisions, crime records, screenings, reference counters, outbox, inbox."""
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -159,3 +160,31 @@ crime_reference_counters = Table(
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 access_log, access_log_seals = access_log_tables(metadata)
+
+screenings = Table(
+    "screenings",
+    metadata,
+    Column("contact_id", Uuid, primary_key=True),
+    Column("force", String(10), nullable=False),
+    Column("score", Float),
+    Column("positive", Boolean, nullable=False),
+    Column("families", JSONB, nullable=False),
+    Column("evidence", JSONB, nullable=False),
+    Column("screener_version", String(100)),
+    Column("mode", String(20), nullable=False),
+    Column("truncated", Boolean, nullable=False),
+    Column("screened_at", DateTime(timezone=True), nullable=False),
+    Column("review_deadline", DateTime(timezone=True), nullable=False),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("reviewed_by", String(32)),
+    Column("review_outcome", String(20)),
+    Column("review_rationale", Text),
+    # The review queue: a force's positive screens not yet reviewed, the nearest deadline first.
+    Index(
+        "screenings_to_review",
+        "force",
+        "review_deadline",
+        "contact_id",
+        postgresql_where=text("positive AND reviewed_at IS NULL"),
+    ),
+)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.contacts import ContactCreate
 from schemas.events import Actor, Outcome
@@ -33,20 +37,48 @@ async def resolve_pending(
         return Refused(404, "Not found", f"No decision for contact {contact_id} in {by.force}.")
     if current.outcome != Outcome.PENDING.value:
         return Refused(409, "Already decided", f"Contact {contact_id} was already decided: {current.outcome}.")
-    body = await repository.get_contact_body(session, contact_id)
+    contact, pending = await decision_in_question(session, current)
+    decision = resolve(pending, resolution, catalogue=policy.catalogue, limit=policy.limit)
+    if isinstance(decision, Refused):
+        return decision
+    await write_resolution(
+        uow, contact=contact, contact_id=contact_id, current=current, decision=decision, by=by, now=clock.now(),
+        credible_evidence=resolution.credible_evidence, policy=policy,
+    )  # fmt: skip
+    return decision
+
+
+async def decision_in_question(session: AsyncSession, current: Any) -> tuple[ContactCreate, Pending]:
+    """The contact behind a stored decision a person is about to change, with what is already recorded for it."""
+    body = await repository.get_contact_body(session, current.contact_id)
     assert body is not None
     contact = ContactCreate.model_validate(body)
-    existing = await repository.list_crimes(session, force=by.force, contact_id=contact_id, limit=500)
+    existing = await repository.list_crimes(session, force=current.force, contact_id=current.contact_id, limit=500)
     pending = Pending(
         contact=contact,
         recording_deadline=current.recording_deadline,
         n100=current.n100,
         recorded=[(unit(c.victim_ref, c.ho_class, c.incident_ref), c.crime_reference) for c in existing],
     )
-    decision = resolve(pending, resolution, catalogue=policy.catalogue, limit=policy.limit)
-    if isinstance(decision, Refused):
-        return decision
-    now = clock.now()
+    return contact, pending
+
+
+async def write_resolution(
+    uow: UnitOfWork,
+    *,
+    contact: ContactCreate,
+    contact_id: UUID,
+    current: Any,
+    decision: Decision,
+    by: Actor,
+    now: datetime,
+    credible_evidence: str | None,
+    policy: RecorderPolicy,
+) -> list[str]:
+    """Writes a person's decision on a contact (a pending one, or a screen's review): its crimes under new
+    references, the changed decision and its history, any N100, and `crime.recorded` / `contact.decided`.
+    Returns the crime references it recorded."""
+    session = uow.session
     events = Events(uow, correlation_id=contact_id)
     writes = Writes()
     references = await allocate_references(session, force=contact.force, now=now, count=len(decision.crimes))
@@ -72,7 +104,7 @@ async def resolve_pending(
     events.emit(
         decided_event(
             contact_id, current.force, current.received_at, decision, references, by, now,
-            credible_evidence=resolution.credible_evidence,
+            credible_evidence=credible_evidence,
         )
     )  # fmt: skip
-    return decision
+    return references

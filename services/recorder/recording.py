@@ -31,6 +31,7 @@ from schemas.events import (
 from services.recorder import repository
 from services.recorder.rules.authority import AuthorityPolicy
 from services.recorder.rules.decision import Decision
+from services.recorder.screening_model import Screener
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
 
@@ -49,12 +50,15 @@ class Refused:
 
 @dataclass(frozen=True)
 class RecorderPolicy:
-    """What the recorder applies: the catalogue, the recording limit, and each force's authority policy."""
+    """What the recorder applies: the catalogue, the recording limit, each force's authority policy, and the
+    narrative screener."""
 
     catalogue: OffenceCatalogue
     limit: timedelta
     authority: AuthorityPolicy
     force_authority: dict[str, AuthorityPolicy]
+    screener: Screener | None = None
+    """The narrative screener loaded at start-up; None screens nothing (tools and tests of the rules alone)."""
 
     def authority_for(self, force: str) -> AuthorityPolicy:
         """A force's cancellation authority policy (its own, or the default)."""
@@ -101,6 +105,7 @@ class Writes:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     decision_history: list[dict[str, Any]] = field(default_factory=list)
     n100s: list[dict[str, Any]] = field(default_factory=list)
+    screenings: list[dict[str, Any]] = field(default_factory=list)
 
     async def flush(self, session: AsyncSession) -> None:
         """Inserts what was gathered (part of the open transaction)."""
@@ -111,6 +116,7 @@ class Writes:
             decisions=self.decisions,
             decision_history=self.decision_history,
             n100s=self.n100s,
+            screenings=self.screenings,
         )
 
 

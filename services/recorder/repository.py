@@ -20,6 +20,7 @@ from services.recorder.models import (
     decision_history,
     decisions,
     n100s,
+    screenings,
     victim_notifications,
 )
 from services.runtime import database
@@ -46,13 +47,15 @@ async def allocate_crime_references(session: AsyncSession, *, force: str, year: 
 
 
 async def insert_rows(session: AsyncSession, **rows_by_table: Sequence[dict[str, Any]]) -> None:
-    """Inserts gathered rows, one statement per table (crimes, crime_history, decisions, decision_history, n100s)."""
+    """Inserts gathered rows, one statement per table (crimes, crime_history, decisions, decision_history, n100s,
+    screenings)."""
     tables = {
         "crimes": crimes,
         "crime_history": crime_history,
         "decisions": decisions,
         "decision_history": decision_history,
         "n100s": n100s,
+        "screenings": screenings,
     }
     for name, rows in rows_by_table.items():
         await database.insert_rows(session, tables[name], rows)
@@ -233,3 +236,44 @@ async def crime_references_of(session: AsyncSession, contact_ids: Sequence[UUID]
     for row in rows:
         found.setdefault(row.contact_id, []).append(row.crime_reference)
     return found
+
+
+async def get_screening(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
+    """A contact's screening, if it was screened."""
+    return (await session.execute(select(screenings).where(screenings.c.contact_id == contact_id))).first()
+
+
+async def lock_screening(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
+    """A contact's screening, locked until commit so two reviews cannot both pass."""
+    return (
+        await session.execute(select(screenings).where(screenings.c.contact_id == contact_id).with_for_update())
+    ).first()
+
+
+async def update_screening(session: AsyncSession, contact_id: UUID, **values: Any) -> None:
+    """Records the review of a screening."""
+    await session.execute(update(screenings).where(screenings.c.contact_id == contact_id).values(**values))
+
+
+async def list_reviews(
+    session: AsyncSession,
+    *,
+    force: str,
+    limit: int,
+    family: str | None = None,
+    deadline_before: datetime | None = None,
+    after: tuple[datetime, UUID] | None = None,
+) -> Sequence[Row[Any]]:
+    """A force's positive screens not yet reviewed, nearest review deadline first (keyset pagination)."""
+    query = select(screenings).where(
+        screenings.c.force == force, screenings.c.positive.is_(True), screenings.c.reviewed_at.is_(None)
+    )
+    if family is not None:
+        query = query.where(screenings.c.families.contains([family]))
+    if deadline_before is not None:
+        query = query.where(screenings.c.review_deadline <= deadline_before)
+    if after is not None:
+        query = query.where(tuple_(screenings.c.review_deadline, screenings.c.contact_id) > tuple_(*after))
+    return (
+        await session.execute(query.order_by(screenings.c.review_deadline, screenings.c.contact_id).limit(limit))
+    ).all()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.catalogue import ForceCode, HoClass
 from schemas.contacts import ReportedOffence
@@ -15,8 +15,10 @@ from schemas.events import (
     CancellationCode,
     CrimeReference,
     Outcome,
+    ReviewAction,
     VerifiableInformation,
 )
+from schemas.screening import OffenceFamily
 
 
 class CrimeRead(BaseModel):
@@ -190,3 +192,64 @@ class VictimNotificationCreate(BaseModel):
 
     notified_at: AwareDatetime
     method: str = Field(min_length=1, max_length=200, description="phone, letter, in person, email…")
+
+
+class ScreeningRead(BaseModel):
+    """The narrative screener's verdict on a contact not recorded at first contact, and its review."""
+
+    contact_id: UUID
+    force: str
+    score: float | None = Field(description="0 to 1; null when screening failed.")
+    positive: bool = Field(description="Whether a person must review the decision not to record a crime.")
+    families: list[OffenceFamily] = Field(description="Offence families the text suggests, strongest first.")
+    evidence: list[str] = Field(description="The phrases and model features that drove the score.")
+    screener_version: str | None
+    mode: str = Field(description="rules+model, rules-only, or failed (not screened).")
+    truncated: bool = Field(description="Whether the text was longer than the screener reads and was cut.")
+    screened_at: datetime
+    review_deadline: datetime = Field(description="received_at + 24 h: review (and record) by then.")
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    review_outcome: ReviewAction | None
+    review_rationale: str | None
+
+
+class ReviewPage(BaseModel):
+    """Positive screens waiting for review, nearest deadline first; pass `next_after` as `after` for the next page."""
+
+    items: list[ScreeningRead]
+    next_after: str | None = Field(description="Opaque cursor: the last item's deadline and contact id.")
+
+
+class ReviewCreate(BaseModel):
+    """A supervisor's or decision maker's review of a positive screen."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "record",
+                    "offences": [{"victim_ref": "V1", "ho_class": "8N", "offender_ref": "S1", "incident_ref": None}],
+                    "rationale": "The narrative discloses a punch causing a cut lip: assault with injury.",
+                },
+                {"action": "confirm_non_crime", "rationale": "The 'attack' was a dog barking; no offence disclosed."},
+            ]
+        },
+    )
+
+    action: ReviewAction
+    rationale: str = Field(min_length=1, max_length=4000, description="Why, in words an auditor can check.")
+    offences: list[ReportedOffence] = Field(
+        default_factory=list, max_length=200, description="action record: the offences, counted by the rules."
+    )
+
+    @model_validator(mode="after")
+    def _offences_agree(self) -> ReviewCreate:
+        if not self.rationale.strip():
+            raise ValueError("rationale must say why")
+        if self.action is ReviewAction.RECORD and not self.offences:
+            raise ValueError("a review that records names the offences")
+        if self.action is ReviewAction.CONFIRM_NON_CRIME and self.offences:
+            raise ValueError("a review confirming non-crime names no offences")
+        return self

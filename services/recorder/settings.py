@@ -1,5 +1,7 @@
 """Recorder's settings (prefix `CRIMEREC_RECORDER_`)."""
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -22,4 +24,9 @@ class RecorderSettings(ServiceSettings):
     )
     force_authority: dict[str, AuthorityPolicy] = Field(
         default_factory=dict, description="Per-force overrides of `authority`, by force code (JSON)."
+    )
+    screening_model_path: Path | None = Field(
+        default=None,
+        description="The narrative screener's model file; the one shipped in the package by default. A missing or "
+        "unreadable file leaves screening running rules-only (the health endpoint says so).",
     )

@@ -15,8 +15,7 @@ from sqlalchemy import Table, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime import metrics
-from services.runtime.backoff import Backoff, listen_forever
-from services.runtime.database import asyncpg_dsn
+from services.runtime.listen import run_when_notified
 from services.runtime.messaging import decode_headers, notify_channel
 from services.runtime.producer import partition_of
 
@@ -122,29 +121,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publishes whenever the outbox changes (LISTEN/NOTIFY) or, failing a notification, every poll interval."""
-        listener = asyncio.create_task(self._listen())
-        backoff = Backoff()
-        try:
-            while True:
-                # Cleared before publishing, so a NOTIFY that arrives while a batch is on its way is not lost.
-                self._wake.clear()
-                try:
-                    published = await self.publish_pending()
-                    backoff.reset()
-                except Exception as exc:  # broker or database away: keep the rows, try again later
-                    log.warning("outbox relay could not publish", extra={"error": repr(exc)})
-                    await backoff.sleep()
-                    continue
-                if published < self.batch_size:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    except TimeoutError:
-                        pass
-        finally:
-            listener.cancel()
+        await run_when_notified(self.engine, self.channel, self._publish_then_wait, what="outbox relay")
 
-    async def _listen(self) -> None:
-        await listen_forever(asyncpg_dsn(self.engine.url), self.channel, self._wake.set, name="outbox listener")
+    async def _publish_then_wait(self) -> float:
+        # A full batch means more are waiting: publish the next at once.
+        return 0.0 if await self.publish_pending() >= self.batch_size else self.poll_seconds
 
 
 async def republish_outbox(engine: AsyncEngine, outbox: Table) -> int:

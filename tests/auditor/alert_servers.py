@@ -31,6 +31,7 @@ from services.auditor import ledger
 from services.auditor.models import outbox
 from services.auditor.rules.flags import FlagDraft, Rule, Severity
 from services.runtime.messaging import unit_of_work
+from services.runtime.refusals import Refused
 from services.runtime.settings import EngineSettings
 from tests.conftest import FORCE, OTHER_FORCE, Keys, Server, _run_sync, create_database, drop_database, engine_settings
 
@@ -130,7 +131,7 @@ class FlagRaiser:
                 uow, flag_id=flag_id, force=force, by="test-supervisor", status=FlagStatus.ACKNOWLEDGED,
                 resolution=None, note="on it", now=datetime.now(UTC),
             )  # fmt: skip
-        assert not isinstance(result, str), result
+        assert not isinstance(result, Refused), result
 
 
 # ------------------------------------------------------------------------------------------------ SSE

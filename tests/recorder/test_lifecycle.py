@@ -478,7 +478,8 @@ async def test_a_crime_committed_in_another_force_s_area_is_recorded_then_transf
     assert decision.json()["transfer_to"] == "CUM"
 
     sent = await events(db, contact_id)
-    assert types(sent) == ["crime.recorded", "crime.transferred", "contact.decided"]
+    # Not recorded here: the narrative is screened too (issue 18).
+    assert types(sent) == ["crime.recorded", "crime.transferred", "contact.decided", "contact.screened"]
     assert payloads(sent, "crime.recorded")[0]["transfer_to"] == "CUM"
     [event] = payloads(sent, "crime.transferred")
     assert event["crime_reference"] == crn

@@ -104,6 +104,8 @@ def test_the_registry_names_every_event_type() -> None:
         "crime.transferred",
         "n100.recorded",
         "victim.notified",
+        "contact.screened",
+        "screening.reviewed",
         "flag.raised",
         "flag.updated",
     }

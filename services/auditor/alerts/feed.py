@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auditor.alerts import repository
-from services.runtime.backoff import Backoff, listen_forever
-from services.runtime.database import asyncpg_dsn
+from services.runtime.backoff import Backoff
+from services.runtime.listen import run_when_notified
 from services.runtime.service_runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ class AlertFeed:
         self.settle_seconds = settle_seconds
         self.horizon: int | None = None
         self._ready = asyncio.Event()
-        self._notified = asyncio.Event()
         self._sightings: deque[_Sighting] = deque()
         self._subscribers: set[asyncio.Event] = set()
 
@@ -74,27 +73,17 @@ class AlertFeed:
             self._subscribers.discard(news)
 
     async def __call__(self, runtime: ServiceRuntime) -> None:
-        """Runs the watch until cancelled (a housekeeping job of the auditor's runtime)."""
-        listener = asyncio.create_task(self._listen(runtime.engine), name="alert-feed-listener")
-        backoff = Backoff(first=0.2, ceiling=5.0)
-        try:
-            while True:
-                self._notified.clear()
-                try:
-                    await self.refresh(runtime.engine)
-                    backoff.reset()
-                except Exception as exc:  # database away: the streams wait, nothing is lost
-                    log.warning("alert feed could not read the stream", extra={"error": repr(exc)})
-                    await backoff.sleep()
-                    continue
-                wait = SETTLE_CHECK_SECONDS if self._sightings else self.poll_seconds
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._notified.wait()
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        """Runs the watch until cancelled (a housekeeping job of the auditor's runtime): LISTEN on a connection of
+        its own, a poll as fallback; while the database is away the streams wait, and nothing is lost."""
+        await run_when_notified(
+            runtime.engine, CHANNEL, lambda: self._refresh_then_wait(runtime.engine), what="alert feed",
+            backoff=Backoff(first=0.2, ceiling=5.0),
+        )  # fmt: skip
+
+    async def _refresh_then_wait(self, engine: AsyncEngine) -> float:
+        await self.refresh(engine)
+        # Soon again while a transaction that may hold a lower position is still open.
+        return SETTLE_CHECK_SECONDS if self._sightings else self.poll_seconds
 
     async def refresh(self, engine: AsyncEngine) -> None:
         """Looks at the stream once and moves the settled position as far as it safely can."""
@@ -122,8 +111,3 @@ class AlertFeed:
             self._ready.set()
             for news in self._subscribers:
                 news.set()
-
-    async def _listen(self, engine: AsyncEngine) -> None:
-        # One connection per process, whatever the number of streams: notifications are fanned out in memory; the
-        # poll carries on while the connection is away.
-        await listen_forever(asyncpg_dsn(engine.url), CHANNEL, self._notified.set, name="alert listener")

@@ -3,16 +3,19 @@ feed."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from schemas.events import Role
 from services.auditor.alerts.feed import AlertFeed
 from services.auditor.alerts.webhooks import DeliveryPolicy, WebhookDeliverer
 from services.auditor.settings import AuditorSettings
-from services.runtime.auth import require_roles
+from services.runtime.auth import Principal, require_roles
 from services.runtime.problems import ProblemError
 from services.runtime.service_runtime import Housekeeping, ServiceRuntime
 
 READY_WAIT_SECONDS = 10.0
-SUPERVISORS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR)  # who may follow a force's alerts
+SUPERVISORS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR)
+Supervisor = Annotated[Principal, SUPERVISORS]  # who may follow a force's alerts
 
 
 def housekeeping(settings: AuditorSettings) -> list[tuple[str, Housekeeping]]:

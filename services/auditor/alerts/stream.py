@@ -9,15 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from services.auditor.access import touches_saying
 from services.auditor.alerts import repository
-from services.auditor.alerts.jobs import SUPERVISORS, alert_feed, settled_position
+from services.auditor.alerts.jobs import Supervisor, alert_feed, settled_position
 from services.auditor.rules.flags import Rule, Severity, at_or_above, rule_values
 from services.auditor.settings import AuditorSettings
-from services.runtime.access_log import Access
 from services.runtime.auth import Principal
 from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
-from services.runtime.service_runtime import ServiceRuntime
+from services.runtime.routes import reading
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -43,14 +43,14 @@ def _resume_position(header: str | None, query: int | None) -> int | None:
 
 
 async def _alert_events(
-    runtime: ServiceRuntime,
+    request: Request,
     principal: Principal,
     *,
     after: int,
     rules: Sequence[str] | None,
     severities: Sequence[str] | None,
 ) -> AsyncIterator[ServerSentEvent]:
-    feed = alert_feed(runtime)
+    feed = alert_feed(runtime_of(request))
     # An id with no data moves the browser's Last-Event-ID without firing an event, so a screen that reconnects
     # before any alert came resumes from here instead of from whatever is new by then.
     yield ServerSentEvent(id=str(after))
@@ -60,17 +60,14 @@ async def _alert_events(
             news.clear()
             horizon = feed.horizon or 0
             while cursor < horizon:
-                async with runtime.sessions() as session, session.begin():
+                async with reading(request, principal) as route:
                     rows = await repository.alerts_between(
-                        session, force=principal.force, after=cursor, upto=horizon, rules=rules,
+                        route.session, force=principal.force, after=cursor, upto=horizon, rules=rules,
                         severities=severities, limit=STREAM_BATCH,
                     )  # fmt: skip
                     if rows:
-                        await runtime.access_log.record(
-                            session, principal, Access.CONSULTATION, subject_type="flag",
-                            subject_ids=list(dict.fromkeys(str(r.flag_id) for r in rows)),
-                            detail=f"alert stream, positions {rows[0].seq} to {rows[-1].seq}",
-                        )  # fmt: skip
+                        sent = f"alert stream, positions {rows[0].seq} to {rows[-1].seq}"
+                        await touches_saying(route, "flag", *dict.fromkeys(str(r.flag_id) for r in rows), detail=sent)
                 for row in rows:
                     yield ServerSentEvent(
                         id=str(row.seq),
@@ -98,7 +95,7 @@ async def _alert_events(
 )
 async def alert_stream(
     request: Request,
-    principal: Annotated[Principal, SUPERVISORS],
+    principal: Supervisor,
     rule: Annotated[list[Rule] | None, Query(description="Only these rules (repeat the parameter).")] = None,
     min_severity: Annotated[Severity | None, Query(description="Only this severity and above.")] = None,
     resume_after: Annotated[
@@ -121,14 +118,15 @@ async def alert_stream(
     after = resume if resume is not None else horizon
     rules = rule_values(rule)
     severities = at_or_above(min_severity) if min_severity else None
-    async with runtime.sessions() as session, session.begin():
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="alert_stream", subject_ids=[principal.force],
-            detail=f"rules={','.join(rules) if rules else 'all'}; min_severity="
-            f"{min_severity.value if min_severity else 'low'}; after={after}",
-        )  # fmt: skip
+    detail = (
+        f"rules={','.join(rules) if rules else 'all'}; min_severity={min_severity.value if min_severity else 'low'}; "
+        f"after={after}"
+    )
+    async with reading(request, principal) as route:
+        # Opening the stream is itself a consultation; each batch sent is logged as it is read.
+        await touches_saying(route, "alert_stream", principal.force, detail=detail)
     return EventSourceResponse(
-        _alert_events(runtime, principal, after=after, rules=rules, severities=severities),
+        _alert_events(request, principal, after=after, rules=rules, severities=severities),
         ping=settings.alert_ping_seconds,
         send_timeout=SEND_TIMEOUT_SECONDS,
     )

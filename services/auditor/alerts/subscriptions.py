@@ -12,10 +12,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.auditor.access import touches_saying
 from services.auditor.alerts import repository
-from services.auditor.alerts.jobs import SUPERVISORS, settled_position
+from services.auditor.alerts.jobs import Supervisor, settled_position
 from services.auditor.alerts.schemas import (
     SubscriptionCreate,
     SubscriptionCreated,
@@ -29,36 +29,31 @@ from services.auditor.alerts.schemas import (
 from services.auditor.alerts.webhooks import recipient_host
 from services.auditor.rules.flags import rule_values
 from services.auditor.settings import AuditorSettings
-from services.runtime.access_log import Access
-from services.runtime.auth import Principal, require_force
+from services.runtime.auth import Principal
 from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
-from services.runtime.service_runtime import ServiceRuntime
+from services.runtime.routes import Reading, reading, writing
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=PROBLEM_RESPONSES)
+
+ONE = "/subscriptions/{subscription_id}"
 
 RECENT_DELIVERIES = 20
 
 
-async def _owned(session: AsyncSession, subscription_id: UUID, principal: Principal, *, lock: bool) -> Row[Any]:
-    row = await repository.get_subscription(session, subscription_id, lock=lock)
-    if row is None:
-        raise ProblemError(404, "Not found", f"No subscription {subscription_id}.")
-    require_force(principal, row.force, f"No subscription {subscription_id}.")
-    return row
+async def _owned(route: Reading, subscription_id: UUID, *, lock: bool) -> Row[Any]:
+    row = await repository.get_subscription(route.session, subscription_id, lock=lock)
+    return route.own(row, f"No subscription {subscription_id}.")
 
 
 @router.post(
     "/subscriptions",
     status_code=201,
     response_model=SubscriptionCreated,
-    tags=["subscriptions"],
     summary="Subscribe a webhook to your force's alerts",
     responses={409: {"description": "Your force holds as many subscriptions as it may."}},
 )
-async def create_subscription(
-    request: Request, body: SubscriptionCreate, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionCreated:
+async def create_subscription(request: Request, body: SubscriptionCreate, principal: Supervisor) -> SubscriptionCreated:
     """From now on, each of your force's alerts that matches is POSTed to the callback, signed, in order, at least
     once (dedupe on `X-Crimerec-Delivery`); failures are retried with backoff, and a callback that keeps failing is
     suspended until resumed."""
@@ -66,7 +61,9 @@ async def create_subscription(
     settings: AuditorSettings = request.app.state.settings
     horizon = await settled_position(runtime)
     secret = secrets.token_urlsafe(32)
-    async with runtime.sessions() as session, session.begin():
+    detail = f"subscribed {recipient_host(body.callback_url)}"
+    async with writing(request, principal) as route:
+        session = route.session
         if await repository.count_live_subscriptions(session, force=principal.force) >= (
             settings.webhook_max_subscriptions
         ):
@@ -95,62 +92,44 @@ async def create_subscription(
                 "delivered_seq": horizon,
             },
         )
-        await runtime.access_log.record(
-            session, principal, Access.ALTERATION, subject_type="subscription", subject_ids=[str(row.subscription_id)],
-            detail=f"subscribed {recipient_host(body.callback_url)}",
-        )  # fmt: skip
+        await touches_saying(route, "subscription", row.subscription_id, detail=detail)
     return SubscriptionCreated.model_validate(subscription_values(row, None) | {"secret": secret})
 
 
-@router.get(
-    "/subscriptions", response_model=SubscriptionPage, tags=["subscriptions"], summary="List your force's webhooks"
-)
+@router.get("/subscriptions", response_model=SubscriptionPage, summary="List your force's webhooks")
 async def list_subscriptions(
     request: Request,
-    principal: Annotated[Principal, SUPERVISORS],
+    principal: Supervisor,
     status: SubscriptionStatus | None = None,
     after: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> SubscriptionPage:
     """Your force's subscriptions, active, suspended or deactivated, each with its latest delivery."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with reading(request, principal) as route:
         rows = await repository.subscriptions_of(
-            session, force=principal.force, status=status, after=after, limit=limit
+            route.session, force=principal.force, status=status, after=after, limit=limit
         )
-        last = await repository.latest_deliveries(session, [r.subscription_id for r in rows])
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="subscription",
-            subject_ids=[str(r.subscription_id) for r in rows],
-        )  # fmt: skip
+        last = await repository.latest_deliveries(route.session, [r.subscription_id for r in rows])
+        route.touches("subscription", *(r.subscription_id for r in rows))
     items = [SubscriptionRead.model_validate(subscription_values(r, last.get(r.subscription_id))) for r in rows]
     return SubscriptionPage(items=items, next_after=items[-1].subscription_id if len(items) == limit else None)
 
 
-async def _detail(runtime: ServiceRuntime, subscription_id: UUID, principal: Principal) -> SubscriptionDetail:
-    async with runtime.sessions() as session, session.begin():
-        row = await _owned(session, subscription_id, principal, lock=False)
-        recent = await repository.deliveries_of(session, subscription_id, limit=RECENT_DELIVERIES)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="subscription", subject_ids=[str(subscription_id)]
-        )
+async def _detail(request: Request, subscription_id: UUID, principal: Principal) -> SubscriptionDetail:
+    async with reading(request, principal) as route:
+        row = await _owned(route, subscription_id, lock=False)
+        recent = await repository.deliveries_of(route.session, subscription_id, limit=RECENT_DELIVERIES)
+        route.touches("subscription", subscription_id)
     deliveries = [d for d in (delivery_read(r) for r in recent) if d is not None]
     return SubscriptionDetail.model_validate(
         subscription_values(row, recent[0] if recent else None) | {"recent_deliveries": deliveries}
     )
 
 
-@router.get(
-    "/subscriptions/{subscription_id}",
-    response_model=SubscriptionDetail,
-    tags=["subscriptions"],
-    summary="Read a webhook and its deliveries",
-)
-async def get_subscription(
-    request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionDetail:
+@router.get(ONE, response_model=SubscriptionDetail, summary="Read a webhook and its deliveries")
+async def get_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """A subscription's status, failures and latest delivery attempts."""
-    return await _detail(runtime_of(request), subscription_id, principal)
+    return await _detail(request, subscription_id, principal)
 
 
 async def _alter(
@@ -162,17 +141,13 @@ async def _alter(
 ) -> SubscriptionDetail:
     """A person's change to one of their force's subscriptions (None from `change`: nothing to do), logged as an
     alteration; the subscription as it then stands."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await _owned(session, subscription_id, principal, lock=True)
-        values = change(row, await repository.database_now(session))
+    async with writing(request, principal) as route:
+        row = await _owned(route, subscription_id, lock=True)
+        values = change(row, await repository.database_now(route.session))
         if values is not None:
-            await repository.update_subscription(session, subscription_id, **values)
-            await runtime.access_log.record(
-                session, principal, Access.ALTERATION, subject_type="subscription", subject_ids=[str(subscription_id)],
-                detail=detail,
-            )  # fmt: skip
-    return await _detail(runtime, subscription_id, principal)
+            await repository.update_subscription(route.session, subscription_id, **values)
+            await touches_saying(route, "subscription", subscription_id, detail=detail)
+    return await _detail(request, subscription_id, principal)
 
 
 def _deactivation(row: Row[Any], now: datetime) -> dict[str, Any] | None:
@@ -194,28 +169,18 @@ def _resumption(row: Row[Any], _now: datetime) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-@router.delete(
-    "/subscriptions/{subscription_id}",
-    response_model=SubscriptionDetail,
-    tags=["subscriptions"],
-    summary="Deactivate a webhook",
-)
-async def deactivate_subscription(
-    request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionDetail:
+@router.delete(ONE, response_model=SubscriptionDetail, summary="Deactivate a webhook")
+async def deactivate_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """Stops deliveries for good; the subscription and its delivery record are kept."""
     return await _alter(request, subscription_id, principal, _deactivation, "deactivated")
 
 
 @router.post(
-    "/subscriptions/{subscription_id}/resume",
+    f"{ONE}/resume",
     response_model=SubscriptionDetail,
-    tags=["subscriptions"],
     summary="Resume a suspended webhook",
     responses={409: {"description": "The subscription was deactivated."}},
 )
-async def resume_subscription(
-    request: Request, subscription_id: UUID, principal: Annotated[Principal, SUPERVISORS]
-) -> SubscriptionDetail:
+async def resume_subscription(request: Request, subscription_id: UUID, principal: Supervisor) -> SubscriptionDetail:
     """Delivers again, starting with the alert that failed: nothing matching since is skipped."""
     return await _alter(request, subscription_id, principal, _resumption, "resumed")

@@ -142,12 +142,10 @@ def victim_not_told(
         told_in_time.append(removal.victim_informed_at)
     if told_in_time:
         return []
+    removed = f"{removal.crime_reference} was {removal.kind} on {_iso(removal.removed_at)}"
     return _removal_flag(
         Rule.CANCELLATION_VICTIM_NOT_TOLD, removal, rape=Severity.MEDIUM, other=Severity.MEDIUM,
-        explanation=(
-            f"{removal.crime_reference} was {removal.kind} on {_iso(removal.removed_at)}; there is no record "
-            f"that the victim was told by {_iso(due)}."
-        ),
+        explanation=f"{removed}; there is no record that the victim was told by {_iso(due)}.",
         evidence={
             "removed_at": _iso(removal.removed_at), "due": _iso(due), "notified_at": [_iso(t) for t in notified_at],
         },

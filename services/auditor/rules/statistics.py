@@ -113,3 +113,14 @@ class RecordingTally:
     def within_limit(self) -> Proportion:
         """The share of recorded crimes recorded within the limit (24 hours)."""
         return wilson(self.on_time, self.recorded)
+
+
+CANCELLATION_CATEGORIES = ("rape", "other_sexual", "violence", "robbery")  # the inspectorate's four
+
+
+def cancellations_judged(removals: Iterable[tuple[str, bool | None]]) -> list[tuple[str, Proportion]]:
+    """For each of the inspectorate's four audit categories, how many of its removals (audit category, judged
+    correct) were correct: "x of n correct", with the interval."""
+    seen = list(removals)
+    by_category = [(category, [ok for c, ok in seen if c == category]) for category in CANCELLATION_CATEGORIES]
+    return [(category, wilson(sum(1 for ok in oks if ok), len(oks))) for category, oks in by_category]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.auditor.rules.statistics import CrimeOutcome, RecordingTally, unrecorded_per_year, wilson
+from services.auditor.rules.statistics import (
+    CrimeOutcome,
+    RecordingTally,
+    cancellations_judged,
+    unrecorded_per_year,
+    wilson,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,3 +101,12 @@ def test_rates_by_reported_group_and_within_limit() -> None:
     assert (tally.rate("violence").successes, tally.rate("violence").trials) == (1, 2)
     assert (tally.rate("overall").successes, tally.rate("overall").trials) == (3, 5)
     assert (tally.within_limit().successes, tally.within_limit().trials) == (2, 3)
+
+
+def test_cancellations_are_judged_x_of_n_in_each_of_the_four_audit_categories() -> None:
+    # The 2016 GMP dip sample: 18 of 20 rapes, 10 of 20 violent crimes, 15 of 22 robberies cancelled correctly.
+    removals = [("rape", True)] * 18 + [("rape", False)] * 2 + [("violence", True)] * 10 + [("violence", None)] * 10
+    removals += [("robbery", True)] * 15 + [("robbery", False)] * 7 + [("other", False)] * 3
+    table = {category: (p.successes, p.trials) for category, p in cancellations_judged(iter(removals))}
+    assert list(table) == ["rape", "other_sexual", "violence", "robbery"]  # the inspectorate's order; "other" left out
+    assert table == {"rape": (18, 20), "other_sexual": (0, 0), "violence": (10, 20), "robbery": (15, 22)}
