@@ -93,7 +93,26 @@ def parse_event(value: bytes | None) -> tuple[Envelope, BaseModel]:
         envelope = Envelope.model_validate_json(value)
         return envelope, parse_payload(envelope)
     except (ValidationError, ValueError) as exc:
-        raise PoisonEvent(str(exc)[:2000]) from exc
+        raise PoisonEvent(describe(exc)[:2000]) from exc
+
+
+def describe(exc: BaseException) -> str:
+    """What went wrong, without the data it went wrong on: a validation error's places and messages, never its
+    input (an event carries victims' accounts, which must not reach the logs or the dead letters' headers)."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        places = [f"{'.'.join(str(p) for p in e['loc']) or exc.title}: {e['msg']}" for e in errors[:20]]
+        more = f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
+        return f"{len(errors)} validation error(s) for {exc.title}: " + "; ".join(places) + more
+    return str(exc)
+
+
+def loggable(exc: BaseException) -> str:
+    """What a log line may say of an error: a validation error or a poison event as `describe` gives it (places and
+    messages), anything else by its kind alone, since its text may quote what it failed on."""
+    if isinstance(exc, ValidationError | PoisonEvent):
+        return describe(exc)
+    return type(exc).__name__
 
 
 class ConsumerRunner:
@@ -236,7 +255,7 @@ class ConsumerRunner:
                 error = exc
                 log.warning(
                     "event handling failed",
-                    extra={"event_id": str(envelope.event_id), "attempt": attempts, "error": repr(exc)},
+                    extra={"event_id": str(envelope.event_id), "attempt": attempts, "error": loggable(exc)},
                 )
                 await asyncio.sleep(min(0.05 * 2**attempts, 2.0))
         await self.dead_letter(record, error, attempts=attempts)
@@ -297,7 +316,7 @@ class ConsumerRunner:
         """Puts a record on its topic's .dlq with the error in headers; waits for the broker's ack."""
         headers = [
             *(record.headers or ()),
-            ("dlq.error", str(error)[:4000].encode()),
+            ("dlq.error", describe(error)[:4000].encode()),
             ("dlq.error_type", type(error).__name__.encode()),
             ("dlq.consumer", self.subscription.name.encode()),
             ("dlq.original_topic", record.topic.encode()),
@@ -318,5 +337,5 @@ class ConsumerRunner:
         metrics.EVENTS_DEAD_LETTERED.labels(self.subscription.name).inc()
         log.error(
             "event dead-lettered",
-            extra={"topic": record.topic, "offset": record.offset, "error": str(error)[:500]},
+            extra={"topic": record.topic, "offset": record.offset, "error": loggable(error)[:500]},
         )

@@ -29,6 +29,9 @@ def create_engine(settings: EngineSettings) -> AsyncEngine:
         # JSON columns through pydantic-core (Rust): the standard library's encoder was a twentieth of intake's CPU.
         json_serializer=_json,
         json_deserializer=pydantic_core.from_json,
+        # A database error names its statement, never its parameters: those hold victims' accounts, and errors
+        # are logged.
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine

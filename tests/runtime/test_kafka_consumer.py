@@ -423,3 +423,18 @@ async def test_a_connection_the_server_terminated_is_transient(db: AsyncEngine, 
     finally:
         await victim.dispose()
     assert is_transient(raised.value) is True
+
+
+def test_a_poison_event_is_described_by_where_it_is_wrong_never_by_what_it_says() -> None:
+    """A victim's account in a malformed event must not reach the logs or the dead letter's headers."""
+    from services.runtime.consumer import PoisonEvent, parse_event
+
+    good = decided_event()
+    marker = "Mrs Annabel Secretvictim of 12 Hidden Lane"
+    bad = _as_bytes(good, payload=good.payload | {"outcome": marker, "rationale": 12345})
+    with pytest.raises(PoisonEvent) as caught:
+        parse_event(bad)
+    message = str(caught.value)
+    assert "outcome" in message and "rationale" in message
+    assert marker not in message and "Secretvictim" not in message
+    assert "12345" not in message
