@@ -42,6 +42,8 @@ from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 from services.runtime.routes import reading, writing
 
+FlagId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A flag's id (a bigint).")]
+
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
 READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR, Role.DDM)
@@ -107,7 +109,7 @@ async def list_flags(
     crime_reference: Annotated[str | None, Query(max_length=40)] = None,
     raised_from: datetime | None = None,
     raised_to: datetime | None = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FlagPage:
     """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
@@ -125,7 +127,7 @@ async def list_flags(
     return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
 
 
-async def _detail(request: Request, flag_id: int, principal: Principal, *, consulted: bool = True) -> FlagDetail:
+async def _detail(request: Request, flag_id: FlagId, principal: Principal, *, consulted: bool = True) -> FlagDetail:
     async with reading(request, principal) as route:
         flag = route.own(await repository.get_flag(route.session, flag_id), f"No flag {flag_id}.")
         history = await repository.flag_history_of(route.session, flag_id)
@@ -138,13 +140,13 @@ async def _detail(request: Request, flag_id: int, principal: Principal, *, consu
 
 
 @router.get("/flags/{flag_id}", response_model=FlagDetail, tags=["flags"], summary="Read a flag and its history")
-async def get_flag(request: Request, flag_id: int, principal: Reader) -> FlagDetail:
+async def get_flag(request: Request, flag_id: FlagId, principal: Reader) -> FlagDetail:
     """One flag with every step of its life."""
     return await _detail(request, flag_id, principal)
 
 
 async def _change(
-    request: Request, flag_id: int, principal: Principal, status: FlagStatus, resolution: str | None, note: str
+    request: Request, flag_id: FlagId, principal: Principal, status: FlagStatus, resolution: str | None, note: str
 ) -> FlagDetail:
     async with writing(request, principal) as route:
         changed = await ledger.change_flag(
@@ -159,13 +161,13 @@ async def _change(
 @router.post(
     "/flags/{flag_id}/acknowledgement", response_model=FlagDetail, tags=["flags"], summary="Acknowledge a flag"
 )
-async def acknowledge(request: Request, flag_id: int, body: FlagAcknowledgement, principal: Handler) -> FlagDetail:
+async def acknowledge(request: Request, flag_id: FlagId, body: FlagAcknowledgement, principal: Handler) -> FlagDetail:
     """A named person has seen the flag and is dealing with it."""
     return await _change(request, flag_id, principal, FlagStatus.ACKNOWLEDGED, None, body.note)
 
 
 @router.post("/flags/{flag_id}/resolution", response_model=FlagDetail, tags=["flags"], summary="Resolve a flag")
-async def resolve(request: Request, flag_id: int, body: FlagResolution, principal: Handler) -> FlagDetail:
+async def resolve(request: Request, flag_id: FlagId, body: FlagResolution, principal: Handler) -> FlagDetail:
     """Closes a flag as corrected, justified or a false positive, with a note."""
     return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)
 
@@ -184,6 +186,9 @@ def _period(force: str | None, principal: Principal, start: datetime, end: datet
         raise ProblemError(422, "Request is not valid", "from and to must carry a timezone (e.g. 2026-05-01T00:00Z).")
     if end <= start:
         raise ProblemError(422, "Request is not valid", "to must be after from.")
+    if start.year < 1900 or end.year > 9000:
+        # The rates count back a year from `to`: a period at the ends of the calendar has no such year.
+        raise ProblemError(422, "Request is not valid", "from and to must lie between the years 1900 and 9000.")
     return principal.force
 
 
@@ -314,7 +319,7 @@ async def get_audit(
 async def judge(
     request: Request,
     audit_id: UUID,
-    item_no: Annotated[int, Path(ge=1)],
+    item_no: Annotated[int, Path(ge=1, le=2**31 - 1)],
     body: AuditJudgement,
     principal: Auditor,
 ) -> AuditRead:

@@ -91,3 +91,17 @@ async def test_cancellations_table_has_the_four_audit_categories(services: Servi
     rows = response.json()["categories"]
     assert [r["audit_category"] for r in rows] == ["rape", "other_sexual", "violence", "robbery"]
     assert all(r["summary"] == f"{r['correct']} of {r['cancellations']} correct" for r in rows)
+
+
+async def test_ids_and_periods_out_of_range_are_refused_not_failed(services: Services, keys: Keys) -> None:
+    """A flag id past PostgreSQL's bigint and a period at the ends of the calendar get a 422 naming the field."""
+    auditor = keys.auth(Role.AUDITOR)
+    for path in (f"/v1/flags/{2**63}", f"/v1/flags?after={2**63}"):
+        response = await services.auditor.get(path, headers=auditor)
+        assert response.status_code == 422, (path, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    query = urllib.parse.urlencode({"from": "0001-01-01T00:00:00Z", "to": "0001-06-01T00:00:00Z"})
+    for path in (f"/v1/stats/recording?{query}", f"/v1/stats/cancellations?{query}"):
+        response = await services.auditor.get(path, headers=auditor)
+        assert response.status_code == 422, (path, response.text)
+        assert "1900" in response.json()["detail"]
