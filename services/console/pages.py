@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from schemas.events import Role
 from services.console import presenters, repository
 from services.console.signin import (
     ALERT_HANDLERS,
@@ -206,13 +207,28 @@ async def resolve(request: Request, flag_id: int) -> HTMLResponse:
 # ------------------------------------------------------------------------------------------------ pending decisions
 
 
-async def screening_reviews(request: Request, person: SignedIn) -> list[dict[str, Any]]:
-    """Contacts awaiting a narrative-screening review (issue 18).
+REVIEW_READERS = frozenset({Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR})
+"""Who the recorder shows its screening review queue to (the same roles as its route)."""
 
-    PLACEHOLDER until the recorder serves its screening review queue: return its items here (each with
-    `contact_id`, `recording_deadline`, `reason`) and the page lists them in their own section, sorted the same way.
-    """
-    return []
+
+async def screening_reviews(request: Request, person: SignedIn) -> list[dict[str, Any]]:
+    """Contacts whose narrative the screener found a crime in, awaiting a review by their deadline (issue 18): the
+    recorder's review queue, nearest deadline first. Empty for a person the recorder would not show it to."""
+    if not person.may(REVIEW_READERS):
+        return []
+    page = await service_calls(request).get(
+        "recorder", "/v1/screening/reviews", key=person.key, params={"limit": UPSTREAM_PAGE}
+    )
+    return [
+        {
+            "contact_id": item["contact_id"],
+            "recording_deadline": item["review_deadline"],
+            "reason": "screened positive"
+            + (f" ({', '.join(f.replace('_', ' ') for f in item['families'])})" if item["families"] else "")
+            + (f": {'; '.join(item['evidence'][:3])}" if item["evidence"] else ""),
+        }
+        for item in page["items"]
+    ]
 
 
 @router.get("/pending", response_class=HTMLResponse)

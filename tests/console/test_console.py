@@ -208,6 +208,34 @@ async def test_the_pending_queue_is_sorted_by_hours_left_and_marks_the_overdue(
     assert "No screening reviews are waiting." in await page.locator("main").inner_text()
 
 
+async def test_a_supervisor_sees_the_contacts_screened_positive_awaiting_review(
+    page: Any, console_stack: ConsoleStack, api: dict[str, httpx.AsyncClient]
+) -> None:
+    stack = console_stack
+    hidden = await submit(
+        stack,
+        api,
+        contact(
+            incident={"category": "public_safety", "opening_code": None, "qualifiers": []},
+            offences=[],
+            narrative="Concern for welfare. Caller says her partner punched her in the face last night; she has "
+            "a cut lip and is scared to go home.",
+        ),
+    )
+    assert hidden["outcome"] == "non_crime"
+
+    async def queued() -> bool:
+        r = await api["recorder"].get("/v1/screening/reviews", headers=stack.auth(Role.SUPERVISOR))
+        return any(item["contact_id"] == hidden["contact_id"] for item in r.json()["items"])
+
+    await eventually(queued)
+    await sign_in(page, stack, Role.SUPERVISOR)
+    await page.goto(stack.urls["console"] + "/console/pending")
+    reviews = await page.locator("#reviews").inner_text()
+    assert hidden["contact_id"] in reviews
+    assert "screened positive" in reviews and "violence" in reviews
+
+
 # ------------------------------------------------------------------------------------------------ flags
 
 
