@@ -100,14 +100,14 @@ def accepted_wrong_query(operation: str) -> Callable[[Failure], bool]:
     return lambda failure: isinstance(failure, AcceptedNegativeData) and failure.operation == operation
 
 
-def server_error_on(operation: str) -> Callable[[Failure], bool]:
-    """Recognises a 500 from one operation (the server error, and the undocumented status it is)."""
+def server_error_on(*operations: str) -> Callable[[Failure], bool]:
+    """Recognises a 500 from one of these operations (the server error, and the undocumented status it is)."""
 
     def matches(failure: Failure) -> bool:
         five_hundred = isinstance(failure, ServerError) or (
             isinstance(failure, UndefinedStatusCode) and failure.status_code == 500
         )
-        return five_hundred and failure.operation == operation
+        return five_hundred and failure.operation in operations
 
     return matches
 

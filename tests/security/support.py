@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,7 +146,6 @@ class Force:
     flag_id: int = 0
     audit_id: str = ""
     subscription_id: str = ""
-    extra_ids: list[str] = field(default_factory=list)
 
     def auth(self, role: Role) -> dict[str, str]:
         """An Authorization header for one of the force's roles."""
@@ -157,7 +156,7 @@ class Force:
         named = [
             self.contact_id, self.source_reference, self.crime, self.crime_to_approve, self.crime_to_reject,
             self.request_to_approve, self.request_to_reject, self.pending_contact, self.late_contact,
-            self.audit_id, self.subscription_id, *self.extra_ids,
+            self.audit_id, self.subscription_id,
         ]  # fmt: skip
         return [i for i in named if i]
 

@@ -61,13 +61,17 @@ KNOWN: dict[str, list[tuple[str, Callable[[Failure], bool]]]] = {
             "500 (asyncpg cannot bind it); fix: services/auditor/api.py: flag_id as Annotated[int, Path(ge=1, "
             "le=2**63 - 1)] on get_flag, acknowledge and resolve; `after` of list_flags le=2**63 - 1; item_no of "
             "judge le=2**31 - 1 (whatever its column holds)",
-            server_error_on("POST /v1/flags/{flag_id}/resolution"),
+            server_error_on(
+                "GET /v1/flags/{flag_id}",
+                "POST /v1/flags/{flag_id}/acknowledgement",
+                "POST /v1/flags/{flag_id}/resolution",
+            ),
         ),
         (
             "a period near year 1 (from=0001-01-13T13:57Z) is a 500: the 12 months before it fall out of the "
             "datetime range (OverflowError); fix: services/auditor/api.py _period: refuse (422) a from or to before "
             "1900-01-01 or after 9000-01-01, naming the field; the same bound on AuditCreate.period_from/period_to",
-            server_error_on("GET /v1/stats/recording"),
+            server_error_on("GET /v1/stats/recording", "GET /v1/stats/cancellations"),
         ),
     ]
 }
