@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo up test lint bench schemas clean chaos
+.PHONY: demo up test lint audit bench schemas clean chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy schemas
+
+## audit: known vulnerabilities in the installed dependencies (PyPI advisory database, via pip-audit); crimerec
+## itself is skipped, it is not on PyPI
+audit: $(STAMP)
+	$(BIN)/pip-audit --progress-spinner off --skip-editable
 
 ## test: lint, then the whole suite on real PostgreSQL and a real Kafka-protocol broker
 test: lint
