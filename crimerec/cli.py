@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -99,9 +100,10 @@ def keys_issue(
     role: Annotated[list[Role], typer.Option("--role", help="Role of the key (repeat for several).")],
     force: Annotated[str, typer.Option("--force", help="Force code, e.g. GMP.")],
     label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    expires_in_days: Annotated[int, typer.Option(min=1, max=366, help="Days until the key stops working.")] = 90,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Issues an API key and prints it (it is stored hashed and cannot be shown again)."""
+    """Issues an API key and prints it (it is stored hashed and cannot be shown again); it expires."""
     if force not in FORCES:
         raise typer.BadParameter(f"unknown force {force!r}; e.g. GMP, MPS, WMP")
     from services.runtime.auth import issue_key
@@ -110,7 +112,9 @@ def keys_issue(
     async def issue() -> str:
         engine = create_engine(_engines(database_url, None))
         try:
-            return await issue_key(engine, roles=role, force=force, label=label)
+            return await issue_key(
+                engine, roles=role, force=force, label=label, expires_in=timedelta(days=expires_in_days)
+            )
         finally:
             await engine.dispose()
 

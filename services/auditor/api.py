@@ -10,6 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 
+from schemas.envelope import AwareDatetime
 from schemas.events import FlagStatus, Role
 from services.auditor import judging, ledger, repository, service
 from services.auditor.rules import statistics
@@ -107,8 +108,8 @@ async def list_flags(
     force: Annotated[str | None, Query(max_length=10, description="Defaults to your force.")] = None,
     contact_id: UUID | None = None,
     crime_reference: Annotated[str | None, Query(max_length=40)] = None,
-    raised_from: datetime | None = None,
-    raised_to: datetime | None = None,
+    raised_from: AwareDatetime | None = None,
+    raised_to: AwareDatetime | None = None,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FlagPage:
@@ -196,8 +197,8 @@ def _period(force: str | None, principal: Principal, start: datetime, end: datet
 async def recording_stats(
     request: Request,
     principal: StatsReader,
-    start: Annotated[datetime, Query(alias="from", description="Contacts received from (inclusive).")],
-    end: Annotated[datetime, Query(alias="to", description="… to (exclusive).")],
+    start: Annotated[AwareDatetime, Query(alias="from", description="Contacts received from (inclusive).")],
+    end: Annotated[AwareDatetime, Query(alias="to", description="… to (exclusive).")],
     force: Annotated[str | None, Query(max_length=10)] = None,
     recorded_crime_12_months: Annotated[
         int | None, Query(ge=0, description="R as published, if you want it instead of the auditor's own count.")
@@ -230,8 +231,8 @@ async def recording_stats(
 async def cancellation_stats(
     request: Request,
     principal: StatsReader,
-    start: Annotated[datetime, Query(alias="from")],
-    end: Annotated[datetime, Query(alias="to")],
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime, Query(alias="to")],
     force: Annotated[str | None, Query(max_length=10)] = None,
 ) -> CancellationStats:
     """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct

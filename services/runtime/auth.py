@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,6 +23,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,7 +43,11 @@ api_keys = Table(
     Column("label", String(200), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True), nullable=False, server_default=text("now() + interval '90 days'")),
 )
+
+KEY_LIFETIME = timedelta(days=90)
+"""How long a key is good for unless issued otherwise: a lost key stops working by itself."""
 
 KEY_PREFIX = "crk"
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
@@ -70,8 +76,10 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def issue_key(engine: AsyncEngine, *, roles: list[Role], force: str, label: str = "") -> str:
-    """Creates a key and returns it; only its hash is stored, so it cannot be shown again."""
+async def issue_key(
+    engine: AsyncEngine, *, roles: list[Role], force: str, label: str = "", expires_in: timedelta = KEY_LIFETIME
+) -> str:
+    """Creates a key good for `expires_in` and returns it; only its hash is stored, so it cannot be shown again."""
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     async with engine.begin() as conn:
@@ -82,6 +90,7 @@ async def issue_key(engine: AsyncEngine, *, roles: list[Role], force: str, label
                 roles=[r.value for r in roles],
                 force=force,
                 label=label,
+                expires_at=func.now() + expires_in,
             )
         )
     return f"{KEY_PREFIX}_{key_id}_{secret}"
@@ -96,7 +105,7 @@ class KeyVerifier:
         self._cache: dict[str, tuple[float, Principal]] = {}
 
     async def verify(self, key: str) -> Principal | None:
-        """The principal a key stands for, or None when it is unknown, malformed or revoked."""
+        """The principal a key stands for, or None when it is unknown, malformed, revoked or expired."""
         cached = self._cache.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -109,8 +118,15 @@ class KeyVerifier:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(api_keys.c.secret_sha256, api_keys.c.roles, api_keys.c.force).where(
-                        api_keys.c.key_id == parts[1], api_keys.c.revoked_at.is_(None)
+                    select(
+                        api_keys.c.secret_sha256,
+                        api_keys.c.roles,
+                        api_keys.c.force,
+                        (func.extract("epoch", api_keys.c.expires_at - func.now())).label("seconds_left"),
+                    ).where(
+                        api_keys.c.key_id == parts[1],
+                        api_keys.c.revoked_at.is_(None),
+                        api_keys.c.expires_at > func.now(),
                     )
                 )
             ).first()
@@ -119,7 +135,8 @@ class KeyVerifier:
         principal = Principal(key_id=parts[1], roles=frozenset(Role(r) for r in row.roles), force=row.force)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (time.monotonic() + self.cache_seconds, principal)
+        # Trusted for a short while, and never past the key's end.
+        self._cache[key] = (time.monotonic() + min(self.cache_seconds, float(row.seconds_left)), principal)
         return principal
 
 

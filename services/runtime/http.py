@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas.events import Role
 from services.runtime.auth import require_roles
-from services.runtime.middleware import BodyLimit, RequestContext, SimulatedTime
+from services.runtime.middleware import BodyLimit, JsonOnly, RequestContext, SimulatedTime
 from services.runtime.problems import (
     PROBLEM_RESPONSES,
     document_problems,
@@ -57,6 +57,7 @@ def create_app(
 
     app.add_middleware(SimulatedTime, enabled=runtime.settings.engines.simulated_clock)
     app.add_middleware(RequestContext)
+    app.add_middleware(JsonOnly)
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
 
     _add_health_routes(app, runtime)

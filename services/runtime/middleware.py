@@ -152,3 +152,31 @@ class BodyLimit:
             )
         )
         await response(scope, receive, send)
+
+
+class JsonOnly:
+    """Refuses a request body that is not JSON with 415, naming the media type the API takes (a charset or other
+    parameter is fine), before anything reads it: every route of the services takes JSON bodies only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+        media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if has_body and media != b"application/json" and not media.endswith(b"+json"):
+            response = problem_response(
+                Problem(
+                    title="Unsupported media type",
+                    status=415,
+                    detail="The body must be JSON, sent with Content-Type: application/json.",
+                    instance=scope.get("path"),
+                )
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -105,6 +105,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated", 403: "Forbidden"}
         headers = getattr(exc, "headers", None)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI could not decode the body (not UTF-8 JSON): an unreadable body, answered as every other one.
+            return problem_response(
+                Problem(
+                    title="Request is not valid",
+                    status=422,
+                    detail="body: the body is not UTF-8 JSON.",
+                    instance=request.url.path,
+                    errors=[FieldError(field="body", message="the body is not UTF-8 JSON")],
+                )
+            )
         if exc.status_code == 405:
             # Starlette names only the first route matching the path; a path served by several routes (GET and
             # POST /v1/contacts) allows all their methods.
@@ -137,6 +148,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "The credential's role or force does not allow this.",
         404: "No such record (another force's records are answered the same way).",
         413: "The request body is too large.",
+        415: "The request body is not JSON (send `Content-Type: application/json`).",
         422: "The request is not valid; `errors` names each field and why.",
     }.items()
 }

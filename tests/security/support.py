@@ -143,6 +143,7 @@ class Force:
     request_to_reject: str = ""
     pending_contact: str = ""
     late_contact: str = ""
+    screened_contact: str = ""
     flag_id: int = 0
     audit_id: str = ""
     subscription_id: str = ""
@@ -156,7 +157,7 @@ class Force:
         named = [
             self.contact_id, self.source_reference, self.crime, self.crime_to_approve, self.crime_to_reject,
             self.request_to_approve, self.request_to_reject, self.pending_contact, self.late_contact,
-            self.audit_id, self.subscription_id,
+            self.screened_contact, self.audit_id, self.subscription_id,
         ]  # fmt: skip
         return [i for i in named if i]
 
@@ -229,6 +230,17 @@ async def populate(services: Services, force: Force) -> Force:
     )
     force.pending_contact = await submit(services, force, pending_body)
     assert (await decision(services, force, force.pending_contact))["outcome"] == "pending"
+
+    # Logged as concern for welfare, but the narrative discloses an assault: screened positive, awaiting review.
+    screened_body = damage(
+        force.code,
+        incident={"category": "public_safety", "opening_code": None, "qualifiers": []},
+        offences=[],
+        narrative="Concern for welfare. Caller says her partner punched her in the face last night; she has a cut "
+        "lip and is scared to go home.",
+    )
+    force.screened_contact = await submit(services, force, screened_body)
+    assert (await decision(services, force, force.screened_contact))["outcome"] == "non_crime"
 
     # Received 25 hours ago and recorded now: the auditor flags it LATE_RECORD.
     force.late_contact, _, _ = await recorded_crime(services, force, **received_ago(25))

@@ -140,6 +140,18 @@ EXPECTED: dict[str, Expect] = {
         RECORDER_READERS, Scope.NOT_FOUND, lambda f: Call(f"/v1/contacts/{f.contact_id}/decision")
     ),
     "recorder GET /v1/pending": Expect(RECORDER_READERS, Scope.OWN_ONLY, lambda f: Call("/v1/pending")),
+    "recorder GET /v1/contacts/{contact_id}/screening": Expect(
+        SUPERVISORS, Scope.NOT_FOUND, lambda f: Call(f"/v1/contacts/{f.screened_contact}/screening")
+    ),
+    "recorder GET /v1/screening/reviews": Expect(SUPERVISORS, Scope.OWN_ONLY, lambda f: Call("/v1/screening/reviews")),
+    "recorder POST /v1/screening/reviews/{contact_id}": Expect(
+        AUTHORISERS,
+        Scope.NOT_FOUND,
+        lambda f: Call(
+            f"/v1/screening/reviews/{f.screened_contact}",
+            body={"action": "confirm_non_crime", "rationale": "Spoke to the caller: she reports no assault."},
+        ),
+    ),
     "recorder POST /v1/contacts/{contact_id}/decision": Expect(
         CHANGERS,
         Scope.NOT_FOUND,

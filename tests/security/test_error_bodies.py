@@ -115,14 +115,6 @@ async def test_a_body_over_the_limit_is_refused_with_413(services: Services, key
     assert "bytes" in problem["detail"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a body sent as another media type is refused as 422 'body: Input should be a valid dictionary', "
-    "which says nothing of the media type, never 415; fix: services/runtime/http.py, a pure-ASGI JsonOnly "
-    "middleware beside BodyLimit: a request with a non-empty body whose Content-Type is not application/json "
-    "(parameters such as charset allowed) gets 415 problem+json naming application/json; add 415 to "
-    "PROBLEM_RESPONSES (services/runtime/problems.py) so the documents say so",
-)
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", "multipart/form-data"]
 )

@@ -21,15 +21,11 @@ from services.runtime.settings import EngineSettings
 from tests.conftest import Keys
 from tests.security.fuzzing import (
     HYPOTHESIS,
-    NOT_UTF8,
     Defect,
-    accepted_wrong_query,
     call_and_validate,
     known_defects,
     load,
     serve,
-    server_error_on,
-    undocumented,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -46,35 +42,7 @@ def auditor_schema(auditor_url: str, keys: Keys) -> schemathesis.BaseSchema:
 
 
 # Defects the checks find today, by test: each tolerated only as the failure described, and only while it shows.
-KNOWN: dict[str, list[tuple[str, Callable[[Failure], bool]]]] = {
-    "test_auditor": [
-        (NOT_UTF8, undocumented(400)),
-        (
-            "GET /v1/flags takes a number as raised_from/raised_to (pydantic's lax datetime, e.g. raised_to=0.5), "
-            "and a timestamp without a zone; fix: services/auditor/api.py list_flags: raised_from/raised_to as "
-            "schemas.envelope.AwareDatetime | None (strict, zone required), and the same for from/to of "
-            "recording_stats and cancellation_stats (then _period's own zone check can go)",
-            accepted_wrong_query("GET /v1/flags"),
-        ),
-        (
-            "a flag id beyond PostgreSQL's bigint (e.g. /v1/flags/1250405901069908964986337624064/resolution) is a "
-            "500 (asyncpg cannot bind it); fix: services/auditor/api.py: flag_id as Annotated[int, Path(ge=1, "
-            "le=2**63 - 1)] on get_flag, acknowledge and resolve; `after` of list_flags le=2**63 - 1; item_no of "
-            "judge le=2**31 - 1 (whatever its column holds)",
-            server_error_on(
-                "GET /v1/flags/{flag_id}",
-                "POST /v1/flags/{flag_id}/acknowledgement",
-                "POST /v1/flags/{flag_id}/resolution",
-            ),
-        ),
-        (
-            "a period near year 1 (from=0001-01-13T13:57Z) is a 500: the 12 months before it fall out of the "
-            "datetime range (OverflowError); fix: services/auditor/api.py _period: refuse (422) a from or to before "
-            "1900-01-01 or after 9000-01-01, naming the field; the same bound on AuditCreate.period_from/period_to",
-            server_error_on("GET /v1/stats/recording", "GET /v1/stats/cancellations"),
-        ),
-    ]
-}
+KNOWN: dict[str, list[tuple[str, Callable[[Failure], bool]]]] = {}
 
 
 @pytest.fixture

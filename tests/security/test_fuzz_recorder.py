@@ -18,13 +18,11 @@ from services.runtime.settings import EngineSettings
 from tests.conftest import Keys
 from tests.security.fuzzing import (
     HYPOTHESIS,
-    NOT_UTF8,
     Defect,
     call_and_validate,
     known_defects,
     load,
     serve,
-    undocumented,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -41,7 +39,7 @@ def recorder_schema(recorder_url: str, keys: Keys) -> schemathesis.BaseSchema:
 
 
 # Defects the checks find today, by test: each tolerated only as the failure described, and only while it shows.
-KNOWN: dict[str, list[tuple[str, Callable[[Failure], bool]]]] = {"test_recorder": [(NOT_UTF8, undocumented(400))]}
+KNOWN: dict[str, list[tuple[str, Callable[[Failure], bool]]]] = {}
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,14 +12,6 @@ from tests.security.support import bearer, force_keys, key_id
 
 ROUTES = (("intake", "/v1/contacts/00000000-0000-0000-0000-000000000000"), ("recorder", "/v1/pending"))
 ROUTES += (("auditor", "/v1/flags"),)
-
-NO_EXPIRY = (
-    "API keys never expire: auth.api_keys has no expires_at and KeyVerifier.verify checks only revoked_at; fix: "
-    "a runtime migration (services/runtime/migrations/versions/0002_key_expiry.py) adding api_keys.expires_at "
-    "NOT NULL DEFAULT now() + a configured lifetime (e.g. 90 days), issue_key(expires_in=...) setting it, "
-    "KeyVerifier.verify selecting `expires_at > now()` and caching a key no later than its expiry "
-    "(services/runtime/auth.py); `crimerec keys issue --expires-in`"
-)
 
 
 async def _answers(services: Services, key: str) -> list[int]:
@@ -34,7 +25,6 @@ async def test_a_revoked_key_opens_nothing(services: Services, engines: EngineSe
     assert await _answers(services, key) == [401, 401, 401]
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EXPIRY)
 async def test_an_expired_key_opens_nothing(services: Services, engines: EngineSettings, db: AsyncEngine) -> None:
     key = (await force_keys(engines, "CLE", "security-expired"))[Role.ADMIN]
     async with db.begin() as conn:
@@ -45,7 +35,6 @@ async def test_an_expired_key_opens_nothing(services: Services, engines: EngineS
     assert await _answers(services, key) == [401, 401, 401]
 
 
-@pytest.mark.xfail(strict=True, reason=NO_EXPIRY)
 async def test_every_key_is_issued_with_an_expiry(engines: EngineSettings, db: AsyncEngine) -> None:
     key = (await force_keys(engines, "CLE", "security-lifetime"))[Role.OFFICER]
     async with db.connect() as conn:

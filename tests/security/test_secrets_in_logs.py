@@ -221,13 +221,6 @@ async def test_refused_requests_leave_no_secret_in_the_logs(services: Services, 
     assert not logs.leaks()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a poison event's content is logged: ConsumerRunner.dead_letter logs str(error)[:500], and "
-    "parse_event's PoisonEvent carries str(ValidationError), whose input_value is the record itself; fix: "
-    "services/runtime/kafka.py parse_event/dead_letter log only the error type and field locations "
-    "(ValidationError.errors(include_input=False, include_url=False)), never the input",
-)
 async def test_a_poison_event_is_dead_lettered_without_its_content_in_the_logs(
     services: Services, engines: EngineSettings, logs: Logs
 ) -> None:
