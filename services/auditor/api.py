@@ -40,7 +40,7 @@ from services.runtime import clock
 from services.runtime.access_log import Access
 from services.runtime.auth import Principal, require_force, require_roles
 from services.runtime.http import runtime_of
-from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from services.runtime.routes import reading, writing
 
 FlagId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A flag's id (a bigint).")]
@@ -159,15 +159,28 @@ async def _change(
     return await _detail(request, flag_id, principal, consulted=False)
 
 
+FLAG_CONFLICT = {409: {"model": Problem, "description": "The flag cannot change so (resolved, or cured by an event)."}}
+
+
 @router.post(
-    "/flags/{flag_id}/acknowledgement", response_model=FlagDetail, tags=["flags"], summary="Acknowledge a flag"
+    "/flags/{flag_id}/acknowledgement",
+    response_model=FlagDetail,
+    tags=["flags"],
+    summary="Acknowledge a flag",
+    responses=FLAG_CONFLICT,
 )
 async def acknowledge(request: Request, flag_id: FlagId, body: FlagAcknowledgement, principal: Handler) -> FlagDetail:
     """A named person has seen the flag and is dealing with it."""
     return await _change(request, flag_id, principal, FlagStatus.ACKNOWLEDGED, None, body.note)
 
 
-@router.post("/flags/{flag_id}/resolution", response_model=FlagDetail, tags=["flags"], summary="Resolve a flag")
+@router.post(
+    "/flags/{flag_id}/resolution",
+    response_model=FlagDetail,
+    tags=["flags"],
+    summary="Resolve a flag",
+    responses=FLAG_CONFLICT,
+)
 async def resolve(request: Request, flag_id: FlagId, body: FlagResolution, principal: Handler) -> FlagDetail:
     """Closes a flag as corrected, justified or a false positive, with a note."""
     return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)
