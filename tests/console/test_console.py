@@ -103,7 +103,7 @@ async def test_signing_in_with_a_key_keeps_only_a_session_id_in_the_cookie(page:
     (session,) = [c for c in cookies if c["name"] == "crimerec_console"]
     assert session["httpOnly"] and session["sameSite"] == "Strict" and session["path"] == "/console"
     assert stack.keys[Role.SUPERVISOR] not in session["value"]
-    assert stack.keys[Role.SUPERVISOR].split("_")[2] not in session["value"]
+    assert stack.keys[Role.SUPERVISOR].split("_", 2)[2] not in session["value"]
     engine = create_engine(stack.engines)
     try:
         async with engine.connect() as conn:
