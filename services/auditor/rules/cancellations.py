@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas.authority import HIGH_RISK, authority_problems, required_roles
 from schemas.catalogue import AuditCategory, is_force
 from services.auditor.rules.facts import Removal
 from services.auditor.rules.flags import FlagDraft, Rule, Severity
-from services.auditor.rules.policy import HIGH_RISK, AuditPolicy
+from services.auditor.rules.policy import AuditPolicy
 
 OPINION = ("does not wish", "doesn't want", "not wish to proceed", "withdraw", "not support")
 
@@ -92,25 +93,18 @@ def cancellation_wrong_authority(removal: Removal, *, policy: AuditPolicy) -> li
     authoriser = removal.authorised_by or {}
     requester = removal.requested_by or {}
     category = AuditCategory(removal.audit_category)
-    required = {r.value for r in policy.authority.get(category, [])}
-    held = set(authoriser.get("roles", []))
-    problems = []
-    if not authoriser:
-        problems.append("no authoriser was recorded")
-    elif authoriser.get("principal") == requester.get("principal"):
-        problems.append("the authoriser is the person who asked")
-    if authoriser and not held & required:
-        problems.append(
-            f"a {category.value} crime needs {' or '.join(sorted(required))}; the authoriser held "
-            f"{', '.join(sorted(held)) or 'no role'}"
-        )
+    required = sorted(role.value for role in required_roles(policy.authority, category))
+    problems = authority_problems(
+        policy.authority, category, requester=requester.get("principal"),
+        authoriser=authoriser.get("principal") if authoriser else None, authoriser_roles=authoriser.get("roles", []),
+    )  # fmt: skip
     if not problems:
         return []
     return _removal_flag(
         Rule.CANCELLATION_WRONG_AUTHORITY, removal, rape=Severity.CRITICAL, other=Severity.HIGH,
         explanation=f"{removal.crime_reference} was {removal.kind} ({removal.code}): {'; '.join(problems)}.",
         evidence={
-            "requested_by": requester, "authorised_by": authoriser, "required_roles": sorted(required),
+            "requested_by": requester, "authorised_by": authoriser, "required_roles": required,
             "authority_mode": removal.authority_mode,
         },
     )  # fmt: skip

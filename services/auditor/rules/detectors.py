@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from schemas.authority import HIGH_RISK
 from schemas.catalogue import AuditCategory, OffenceCatalogue
 from services.auditor.rules.counting import required_crimes
 from services.auditor.rules.facts import ContactState, CrimeFact
 from services.auditor.rules.flags import FlagDraft, Rule, Severity
-from services.auditor.rules.policy import HIGH_RISK
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -6,18 +6,9 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.authority import default_matrix
 from schemas.catalogue import AuditCategory
 from schemas.events import Role
-
-DEFAULT_AUTHORITY: dict[AuditCategory, list[Role]] = {
-    AuditCategory.RAPE: [Role.FCR],
-    AuditCategory.OTHER_SEXUAL: [Role.DDM, Role.FCR],
-    AuditCategory.VIOLENCE: [Role.DDM, Role.FCR],
-    AuditCategory.ROBBERY: [Role.DDM, Role.FCR],
-    AuditCategory.OTHER: [Role.SUPERVISOR, Role.DDM, Role.FCR],
-}
-
-HIGH_RISK = frozenset({AuditCategory.RAPE, AuditCategory.OTHER_SEXUAL, AuditCategory.VIOLENCE, AuditCategory.ROBBERY})
 
 
 class AuditPolicy(BaseModel):
@@ -27,7 +18,7 @@ class AuditPolicy(BaseModel):
 
     recording_limit_hours: float = Field(default=24, gt=0)
     victim_notice_days: float = Field(default=7, gt=0)
-    authority: dict[AuditCategory, list[Role]] = Field(default_factory=lambda: dict(DEFAULT_AUTHORITY))
+    authority: dict[AuditCategory, list[Role]] = Field(default_factory=default_matrix)
 
     @property
     def recording_limit(self) -> timedelta:

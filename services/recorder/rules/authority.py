@@ -1,22 +1,13 @@
-"""Who may authorise removing a recorded crime (domain.md, Authority: default, configurable as force policy)."""
+"""A force's cancellation authority policy (domain.md, Authority: default, configurable as force policy). The
+matrix itself and its check are shared with the auditor, in schemas/authority.py."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.authority import authority_problems, default_matrix, required_roles
 from schemas.catalogue import AuditCategory
 from schemas.events import Actor, AuthorityMode, Role
-
-# The Force Crime Registrar is the final arbiter and sits outside operational command. Default matrix:
-# rape (and N100 decisions) → FCR; other sexual offences, violence, robbery → a DDM or the FCR;
-# anything else → a supervisor or above. Admin is a technical role and authorises nothing.
-DEFAULT_MATRIX: dict[AuditCategory, list[Role]] = {
-    AuditCategory.RAPE: [Role.FCR],
-    AuditCategory.OTHER_SEXUAL: [Role.DDM, Role.FCR],
-    AuditCategory.VIOLENCE: [Role.DDM, Role.FCR],
-    AuditCategory.ROBBERY: [Role.DDM, Role.FCR],
-    AuditCategory.OTHER: [Role.SUPERVISOR, Role.DDM, Role.FCR],
-}
 
 
 class AuthorityPolicy(BaseModel):
@@ -25,23 +16,20 @@ class AuthorityPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: AuthorityMode = AuthorityMode.ENFORCE
-    matrix: dict[AuditCategory, list[Role]] = Field(default_factory=lambda: dict(DEFAULT_MATRIX))
+    matrix: dict[AuditCategory, list[Role]] = Field(default_factory=default_matrix)
     n100_roles: list[Role] = Field(default_factory=lambda: [Role.FCR])
 
     def required(self, audit_category: AuditCategory) -> list[Role]:
         """The roles that may authorise removing a crime of this audit category."""
-        return list(self.matrix.get(audit_category, DEFAULT_MATRIX[audit_category]))
+        return required_roles(self.matrix, audit_category)
 
 
 def authority_problem(
     policy: AuthorityPolicy, *, audit_category: AuditCategory, requester: Actor, authoriser: Actor
 ) -> str | None:
     """Why this authoriser may not approve this removal under the policy, or None when they may."""
-    if authoriser.principal == requester.principal:
-        return "the authoriser is the person who asked; a different person must authorise"
-    required = policy.required(audit_category)
-    if not set(required) & set(authoriser.roles):
-        needed = " or ".join(role.value for role in required)
-        held = ", ".join(role.value for role in authoriser.roles) or "no role"
-        return f"removing a {audit_category.value} crime needs {needed}; the authoriser holds {held}"
-    return None
+    problems = authority_problems(
+        policy.matrix, audit_category, requester=requester.principal, authoriser=authoriser.principal,
+        authoriser_roles=[role.value for role in authoriser.roles],
+    )  # fmt: skip
+    return "; ".join(problems) or None
