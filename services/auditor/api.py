@@ -38,7 +38,7 @@ from services.auditor.schemas import (
 )
 from services.runtime import clock
 from services.runtime.access_log import Access
-from services.runtime.auth import Principal, require_force, require_roles
+from services.runtime.auth import Principal, require_force, require_own_force, require_roles
 from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from services.runtime.routes import reading, writing
@@ -114,8 +114,7 @@ async def list_flags(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FlagPage:
     """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
-    if force is not None and force != principal.force:
-        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
+    require_own_force(principal, force, "flags")
     async with reading(request, principal) as route:
         rows = await repository.list_flags(
             route.session, force=principal.force, rule=rule.value if rule else None,
@@ -194,8 +193,7 @@ StatsReader = Annotated[Principal, STATS_READERS]
 
 
 def _period(force: str | None, principal: Principal, start: datetime, end: datetime) -> str:
-    if force is not None and force != principal.force:
-        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} figures.")
+    require_own_force(principal, force, "figures")
     if start.tzinfo is None or end.tzinfo is None:
         raise ProblemError(422, "Request is not valid", "from and to must carry a timezone (e.g. 2026-05-01T00:00Z).")
     if end <= start:

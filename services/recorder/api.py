@@ -14,7 +14,6 @@ from schemas.events import (
 from services.recorder import lifecycle, repository
 from services.recorder.pending import resolve_pending
 from services.recorder.recording import RecorderPolicy
-from services.recorder.rules.refusal import Refused
 from services.recorder.rules.resolution import Resolution
 from services.recorder.schemas import (
     CancellationDecisionCreate,
@@ -30,10 +29,9 @@ from services.recorder.schemas import (
     ReclassificationCreate,
     VictimNotificationCreate,
 )
-from services.runtime.access_log import Access
-from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import runtime_of
-from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.auth import Principal, require_own_force, require_roles
+from services.runtime.problems import PROBLEM_RESPONSES
+from services.runtime.routes import reading, writing
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -50,16 +48,10 @@ def _crime(row: Any) -> CrimeRead:
 @router.get("/crimes/{crime_reference}", response_model=CrimeDetail, tags=["crimes"], summary="Read a crime record")
 async def get_crime(request: Request, crime_reference: CRN, principal: Annotated[Principal, READERS]) -> CrimeDetail:
     """One crime record of your force, with its history."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await repository.get_crime(session, crime_reference)
-        if row is None:
-            raise ProblemError(404, "Not found", f"No crime {crime_reference}.")
-        require_force(principal, row.force, f"No crime {crime_reference}.")
-        history = await repository.history_of(session, crime_reference)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="crime", subject_ids=[crime_reference]
-        )
+    async with reading(request, principal) as route:
+        row = route.own(await repository.get_crime(route.session, crime_reference), f"No crime {crime_reference}.")
+        history = await repository.history_of(route.session, crime_reference)
+        route.touches("crime", crime_reference)
     return CrimeDetail.model_validate(
         dict(row._mapping)
         | {
@@ -82,22 +74,13 @@ async def list_crimes(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CrimePage:
     """Your force's crime records, filtered by contact, status or class, in reference order."""
-    if force is not None and force != principal.force:
-        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} records.")
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    require_own_force(principal, force, "records")
+    async with reading(request, principal) as route:
         rows = await repository.list_crimes(
-            session,
-            force=principal.force,
-            contact_id=contact_id,
-            status=status,
-            ho_class=ho_class,
-            after=after,
-            limit=limit,
-        )
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="crime", subject_ids=[r.crime_reference for r in rows]
-        )
+            route.session, force=principal.force, contact_id=contact_id, status=status, ho_class=ho_class,
+            after=after, limit=limit,
+        )  # fmt: skip
+        route.touches("crime", *(r.crime_reference for r in rows))
     items = [_crime(row) for row in rows]
     return CrimePage(items=items, next_after=items[-1].crime_reference if len(items) == limit else None)
 
@@ -110,26 +93,15 @@ async def list_crimes(
 )
 async def get_decision(request: Request, contact_id: UUID, principal: Annotated[Principal, READERS]) -> DecisionRead:
     """What the recording standard decided for a contact, why, and the crimes it recorded."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await repository.get_decision(session, contact_id)
-        if row is None:
-            raise ProblemError(404, "Not found", f"No decision yet for contact {contact_id}.")
-        require_force(principal, row.force, f"No decision yet for contact {contact_id}.")
-        crimes = await repository.list_crimes(session, force=principal.force, contact_id=contact_id, limit=500)
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="decision", subject_ids=[str(contact_id)]
-        )
+    async with reading(request, principal) as route:
+        found = await repository.get_decision(route.session, contact_id)
+        row = route.own(found, f"No decision yet for contact {contact_id}.")
+        crimes = await repository.list_crimes(route.session, force=principal.force, contact_id=contact_id, limit=500)
+        route.touches("decision", contact_id)
     return DecisionRead.model_validate(dict(row._mapping) | {"crime_references": [c.crime_reference for c in crimes]})
 
 
 # ------------------------------------------------------------------------------------------------ changes
-
-
-def refused(refusal: Refused) -> ProblemError:
-    """A refusal as the problem+json error it answers with."""
-    errors = [FieldError(field=f"body.{name}", message=message) for name, message in refusal.errors] or None
-    return ProblemError(refusal.status, refusal.title, refusal.detail, errors=errors)
 
 
 def policy_of(request: Request) -> RecorderPolicy:
@@ -146,17 +118,12 @@ async def pending(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> PendingPage:
     """Contacts waiting for a person's decision, the one whose recording deadline comes first at the top."""
-    if force is not None and force != principal.force:
-        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} decisions.")
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        rows = await repository.list_pending(session, force=principal.force, limit=limit)
+    require_own_force(principal, force, "decisions")
+    async with reading(request, principal) as route:
+        rows = await repository.list_pending(route.session, force=principal.force, limit=limit)
         # A mixed contact is pending for what is left, with the crimes recorded at first contact already there.
-        recorded = await repository.crime_references_of(session, [r.contact_id for r in rows])
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="decision",
-            subject_ids=[str(r.contact_id) for r in rows],
-        )  # fmt: skip
+        recorded = await repository.crime_references_of(route.session, [r.contact_id for r in rows])
+        route.touches("decision", *(r.contact_id for r in rows))
     return PendingPage(
         items=[
             DecisionRead.model_validate(dict(r._mapping) | {"crime_references": recorded.get(r.contact_id, [])})
@@ -175,10 +142,9 @@ async def post_decision(
     request: Request, contact_id: UUID, body: DecisionCreate, principal: Annotated[Principal, CHANGERS]
 ) -> DecisionRead:
     """Resolves a pending contact: record (the rules count the offences), CRI, non-crime or N100."""
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
+    async with writing(request, principal) as route:
         result = await resolve_pending(
-            uow,
+            route.uow,
             contact_id=contact_id,
             by=principal.actor(),
             resolution=Resolution(
@@ -187,11 +153,8 @@ async def post_decision(
             ),
             policy=policy_of(request),
         )  # fmt: skip
-        if isinstance(result, Refused):
-            raise refused(result)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="decision", subject_ids=[str(contact_id)]
-        )
+        route.accepted(result)
+        route.touches("decision", contact_id)
     return await get_decision(request, contact_id, principal)
 
 
@@ -205,18 +168,14 @@ async def post_reclassification(
     request: Request, crime_reference: CRN, body: ReclassificationCreate, principal: Annotated[Principal, CHANGERS]
 ) -> CrimeDetail:
     """Changes a recorded crime's class. A move to a less serious class without new information is audited."""
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
+    async with writing(request, principal) as route:
         refusal = await lifecycle.reclassify(
-            uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class, reason=body.reason,
-            new_information=body.new_information, new_information_detail=body.new_information_detail,
-            policy=policy_of(request),
+            route.uow, crime_reference=crime_reference, by=principal.actor(), new_class=body.new_class,
+            reason=body.reason, new_information=body.new_information,
+            new_information_detail=body.new_information_detail, policy=policy_of(request),
         )  # fmt: skip
-        if refusal is not None:
-            raise refused(refusal)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
-        )
+        route.accepted(refusal)
+        route.touches("crime", crime_reference)
     return await get_crime(request, crime_reference, principal)
 
 
@@ -231,23 +190,18 @@ async def post_cancellation_request(
     request: Request, crime_reference: CRN, body: CancellationRequestCreate, principal: Annotated[Principal, CHANGERS]
 ) -> CancellationRequestRead:
     """Asks for a crime to be removed under C1–C4, with what the code must carry; an authoriser decides."""
-    runtime = runtime_of(request)
     grounds = CancellationGrounds(
         code=body.code, explanation=body.explanation, receiving_force=body.receiving_force, avi=body.avi,
         duplicate_of=body.duplicate_of, error=body.error,
     )  # fmt: skip
-    async with runtime.unit_of_work() as uow:
+    async with writing(request, principal) as route:
         result = await lifecycle.request_cancellation(
-            uow, crime_reference=crime_reference, by=principal.actor(), grounds=grounds,
+            route.uow, crime_reference=crime_reference, by=principal.actor(), grounds=grounds,
             victim_informed=body.victim_informed, victim_informed_at=body.victim_informed_at,
         )  # fmt: skip
-        if isinstance(result, Refused):
-            raise refused(result)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
-        )
-        created = await repository.get_cancellation_request(uow.session, result)
+        created = await repository.get_cancellation_request(route.session, route.accepted(result))
         assert created is not None
+        route.touches("crime", crime_reference)
     return CancellationRequestRead.model_validate(created._mapping)
 
 
@@ -261,40 +215,27 @@ async def get_cancellation_request(
     request: Request, request_id: UUID, principal: Annotated[Principal, READERS]
 ) -> CancellationRequestRead:
     """A cancellation request with its grounds and decision."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await repository.get_cancellation_request(session, request_id)
-        if row is None or row.force != principal.force:
-            raise ProblemError(404, "Not found", f"No cancellation request {request_id}.")
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="cancellation_request", subject_ids=[str(request_id)]
-        )
+    async with reading(request, principal) as route:
+        found = await repository.get_cancellation_request(route.session, request_id)
+        row = route.own(found, f"No cancellation request {request_id}.")
+        route.touches("cancellation_request", request_id)
     return CancellationRequestRead.model_validate(row._mapping)
 
 
 async def _decide_request(
     request: Request, request_id: UUID, body: CancellationDecisionCreate, principal: Principal, *, approve: bool
 ) -> CancellationRequestRead:
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
+    async with writing(request, principal) as route:
         result = await lifecycle.decide_cancellation(
-            uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note, policy=policy_of(request)
-        )
-        if isinstance(result, Refused):
-            raise refused(result)
-        await runtime.access_log.record(
-            uow.session,
-            principal,
-            Access.ALTERATION,
-            subject_type="cancellation_request",
-            subject_ids=[str(request_id)],
-        )
-        decided = await repository.get_cancellation_request(uow.session, request_id)
+            route.uow, request_id=request_id, by=principal.actor(), approve=approve, note=body.note,
+            policy=policy_of(request),
+        )  # fmt: skip
+        route.accepted(result)
+        decided = await repository.get_cancellation_request(route.session, request_id)
         assert decided is not None
         # The decision changes (or keeps) the crime: its own log names who decided.
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[decided.crime_reference]
-        )
+        route.touches("cancellation_request", request_id)
+        route.touches("crime", decided.crime_reference)
     return CancellationRequestRead.model_validate(decided._mapping)
 
 
@@ -337,15 +278,11 @@ async def post_victim_notification(
     request: Request, crime_reference: CRN, body: VictimNotificationCreate, principal: Annotated[Principal, CHANGERS]
 ) -> CrimeDetail:
     """Records that, when and how the victim was told of the cancellation or transfer of their crime."""
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
+    async with writing(request, principal) as route:
         refusal = await lifecycle.notify_victim(
-            uow, crime_reference=crime_reference, by=principal.actor(), notified_at=body.notified_at,
+            route.uow, crime_reference=crime_reference, by=principal.actor(), notified_at=body.notified_at,
             method=body.method,
         )  # fmt: skip
-        if refusal is not None:
-            raise refused(refusal)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=[crime_reference]
-        )
+        route.accepted(refusal)
+        route.touches("crime", crime_reference)
     return await get_crime(request, crime_reference, principal)

@@ -24,9 +24,9 @@ from services.recorder import repository
 from services.recorder.recording import Events, RecorderPolicy, keep_n100_behind
 from services.recorder.rules.authority import authority_problem
 from services.recorder.rules.cancellation import grounds_problems
-from services.recorder.rules.refusal import Refused
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
+from services.runtime.refusals import Refused
 
 
 async def reclassify(

@@ -21,10 +21,10 @@ from services.recorder.recording import (
     record_n100,
 )
 from services.recorder.rules.decision import Decision
-from services.recorder.rules.refusal import Refused
 from services.recorder.rules.resolution import Pending, Resolution, resolve, unit
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
+from services.runtime.refusals import Refused
 
 
 async def resolve_pending(

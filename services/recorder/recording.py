@@ -39,16 +39,6 @@ PRODUCER = "recorder"
 
 
 @dataclass(frozen=True)
-class Refused:
-    """Why a request was not carried out: an HTTP-like status, a title and what exactly is wrong."""
-
-    status: int
-    title: str
-    detail: str
-    errors: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class RecorderPolicy:
     """What the recorder applies: the catalogue, the recording limit, each force's authority policy, and the
     narrative screener."""

@@ -16,11 +16,11 @@ from services.recorder import repository
 from services.recorder.pending import decision_in_question, write_resolution
 from services.recorder.recording import Events, RecorderPolicy, Writes
 from services.recorder.rules.decision import Decision
-from services.recorder.rules.refusal import Refused
 from services.recorder.rules.resolution import Resolution, resolve
 from services.recorder.screening_model import Screener
 from services.runtime import clock
 from services.runtime.messaging import UnitOfWork
+from services.runtime.refusals import Refused
 
 log = logging.getLogger("crimerec.recorder.screening")
 

@@ -12,15 +12,13 @@ from fastapi import APIRouter, Query, Request
 from schemas.events import Role
 from schemas.screening import OffenceFamily
 from services.recorder import repository
-from services.recorder.api import policy_of, refused
-from services.recorder.rules.refusal import Refused
+from services.recorder.api import policy_of
 from services.recorder.schemas import ReviewCreate, ReviewPage, ScreeningRead
 from services.recorder.screening import Review, review_screening
 from services.runtime import clock
-from services.runtime.access_log import Access
-from services.runtime.auth import Principal, require_force, require_roles
-from services.runtime.http import runtime_of
+from services.runtime.auth import Principal, require_own_force, require_roles
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
+from services.runtime.routes import reading, writing
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -42,15 +40,10 @@ async def get_screening(
     request: Request, contact_id: UUID, principal: Annotated[Principal, SCREEN_READERS]
 ) -> ScreeningRead:
     """What the narrative screener found in a contact not recorded as a crime at first contact, and its review."""
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
-        row = await repository.get_screening(session, contact_id)
-        if row is None:
-            raise ProblemError(404, "Not found", f"No screening for contact {contact_id}.")
-        require_force(principal, row.force, f"No screening for contact {contact_id}.")
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="screening", subject_ids=[str(contact_id)]
-        )
+    async with reading(request, principal) as route:
+        found = await repository.get_screening(route.session, contact_id)
+        row = route.own(found, f"No screening for contact {contact_id}.")
+        route.touches("screening", contact_id)
     return _screening(row)
 
 
@@ -83,20 +76,15 @@ async def screening_reviews(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ReviewPage:
     """Positive screens not yet reviewed, the one whose deadline comes first at the top."""
-    if force is not None and force != principal.force:
-        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} screens.")
+    require_own_force(principal, force, "screens")
     cursor = _cursor(after)
     deadline_before = None if max_hours_left is None else clock.now() + timedelta(hours=max_hours_left)
-    runtime = runtime_of(request)
-    async with runtime.sessions() as session, session.begin():
+    async with reading(request, principal) as route:
         rows = await repository.list_reviews(
-            session, force=principal.force, limit=limit, family=family.value if family else None,
+            route.session, force=principal.force, limit=limit, family=family.value if family else None,
             deadline_before=deadline_before, after=cursor,
         )  # fmt: skip
-        await runtime.access_log.record(
-            session, principal, Access.CONSULTATION, subject_type="screening",
-            subject_ids=[str(r.contact_id) for r in rows],
-        )  # fmt: skip
+        route.touches("screening", *(r.contact_id for r in rows))
     items = [_screening(r) for r in rows]
     last = items[-1] if len(items) == limit else None
     return ReviewPage(items=items, next_after=f"{last.review_deadline.isoformat()}_{last.contact_id}" if last else None)
@@ -113,20 +101,12 @@ async def post_screening_review(
 ) -> ScreeningRead:
     """Records the crime the narrative discloses (the normal record path: the rules count the offences, the deadline
     is the first contact's) or confirms the decision not to record one, with a written rationale. Once only."""
-    runtime = runtime_of(request)
-    async with runtime.unit_of_work() as uow:
+    async with writing(request, principal) as route:
         result = await review_screening(
-            uow, contact_id=contact_id, by=principal.actor(),
+            route.uow, contact_id=contact_id, by=principal.actor(),
             review=Review(action=body.action, rationale=body.rationale, offences=tuple(body.offences)),
             policy=policy_of(request),
         )  # fmt: skip
-        if isinstance(result, Refused):
-            raise refused(result)
-        await runtime.access_log.record(
-            uow.session, principal, Access.ALTERATION, subject_type="screening", subject_ids=[str(contact_id)]
-        )
-        if result:
-            await runtime.access_log.record(
-                uow.session, principal, Access.ALTERATION, subject_type="crime", subject_ids=result
-            )
+        route.touches("screening", contact_id)
+        route.touches("crime", *route.accepted(result))
     return await get_screening(request, contact_id, principal)

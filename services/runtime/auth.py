@@ -183,6 +183,12 @@ def require_roles(*roles: Role) -> object:
     return Depends(check)
 
 
+def require_own_force(principal: Principal, force: str | None, what: str) -> None:
+    """Refuses (403) a list asked for another force's `what` ("records", "flags"); None means the caller's own."""
+    if force is not None and force != principal.force:
+        raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} {what}.")
+
+
 def require_force(principal: Principal, force: str, not_found: str) -> None:
     """Refuses a principal of one force any sight of another force's data."""
     if principal.force != force:

@@ -10,7 +10,7 @@ from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ContactCreate, ReportedOffence, ReporterRelationship
 from schemas.events import Outcome
 from services.recorder.rules.decision import Decision, decide, rules_version
-from services.recorder.rules.refusal import Refused
+from services.runtime.refusals import Refused
 
 Unit = tuple[str | None, ...]
 
