@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from schemas.contact_examples import EXAMPLE_SINGLE_VICTIM
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,28 +39,12 @@ async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 30.0,
 def contact(**changes: Any) -> dict[str, Any]:
     """A valid contact body (one identified victim, assault with injury) with a fresh source reference."""
     now = datetime.now(UTC).replace(microsecond=0)
-    body: dict[str, Any] = {
-        "force": "GMP",
+    body = copy.deepcopy(EXAMPLE_SINGLE_VICTIM) | {
         "source": {"system": "STORM", "reference": f"INC-{uuid.uuid4().hex[:12]}"},
-        "channel": "999",
         "received_at": (now - timedelta(minutes=5)).isoformat(),
-        "reporter": {"relationship": "victim", "name": "as victim", "phone": None, "email": None},
-        "victims": [
-            {
-                "ref": "V1",
-                "kind": "person",
-                "name": "Dana Holt",
-                "date_of_birth": None,
-                "identified": True,
-                "confirmed": True,
-            }
-        ],
-        "incident": {"category": "crime", "opening_code": None, "qualifiers": []},
         "location": {"description": "outside a bar", "postcode": None, "force_area": "GMP"},
         "occurred_from": (now - timedelta(minutes=40)).isoformat(),
         "occurred_to": (now - timedelta(minutes=30)).isoformat(),
-        "offences": [{"victim_ref": "V1", "ho_class": "8N", "offender_ref": "S1", "incident_ref": None}],
-        "credible_evidence_to_contrary": None,
         "narrative": "Caller was punched twice in the face outside a bar; nose bleeding.",
     }
     for key, value in changes.items():

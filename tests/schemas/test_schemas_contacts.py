@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.catalogue import AuditCategory, Offence, OffenceCatalogue
+from schemas.contact_examples import EXAMPLE_SINGLE_VICTIM
 from schemas.contacts import (
     MAX_NARRATIVE,
     MAX_OFFENCES,
@@ -32,29 +33,8 @@ def _example_files() -> list[Path]:
 
 def base_contact() -> dict[str, Any]:
     """Example 01: one identified victim, assault with injury, reported on 999 to GMP."""
-    return {
-        "force": "GMP",
-        "source": {"system": "STORM", "reference": "INC-0001"},
-        "channel": "999",
-        "received_at": "2026-11-02T21:14:00Z",
-        "reporter": {"relationship": "victim", "name": "as victim", "phone": None, "email": None},
-        "victims": [
-            {
-                "ref": "V1",
-                "kind": "person",
-                "name": "Dana Holt",
-                "date_of_birth": None,
-                "identified": True,
-                "confirmed": True,
-            }
-        ],
-        "incident": {"category": "crime", "opening_code": None, "qualifiers": []},
-        "location": {"description": "as reported", "postcode": None, "force_area": "GMP"},
-        "occurred_from": "2026-11-02T20:40:00Z",
-        "occurred_to": "2026-11-02T20:50:00Z",
-        "offences": [{"victim_ref": "V1", "ho_class": "8N", "offender_ref": "S1", "incident_ref": None}],
-        "credible_evidence_to_contrary": None,
-        "narrative": "Caller was punched twice in the face outside a bar by an unknown man.",
+    return copy.deepcopy(EXAMPLE_SINGLE_VICTIM) | {
+        "narrative": "Caller was punched twice in the face outside a bar by an unknown man."
     }
 
 
