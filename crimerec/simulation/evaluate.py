@@ -20,6 +20,9 @@ from services.auditor.rules.statistics import REPORTED_GROUPS, unrecorded_per_ye
 # Rules whose breach the events show; the simulated people cannot commit the others through crimerec's recorder
 # (it refuses malformed grounds and always keeps an N100), so any flag of theirs would be a false positive.
 CANCELLATION_CATEGORIES = ("rape", "other_sexual", "violence", "robbery")
+# Kinds of contact first contact leaves pending (a third party's report awaits the victim's confirmation): the
+# recorder screens only what first contact decided, so these are out of the screener's scope.
+LEFT_TO_A_PERSON = frozenset({"third_party"})
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,8 @@ def score_screening(truth: dict[str, Any], screening: Mapping[str, Mapping[str, 
     recall of "screened positive" against "the narrative discloses a crime", overall and per offence family.
 
     `screening` maps a contact id to {"positive": bool, "families": [...]}; a contact in scope with no result counts
-    as not screened positive (and is counted as not screened)."""
+    as not screened positive (and is counted as not screened). A contact left pending at first contact (a third
+    party's report) is in scope only if it was screened."""
     disclosed: set[str] = set()
     positive: set[str] = set()
     families: dict[str, str] = {}
@@ -255,8 +259,10 @@ def score_screening(truth: dict[str, Any], screening: Mapping[str, Mapping[str, 
         narrative, contact_id = contact.get("narrative"), contact.get("contact_id")
         if narrative is None or contact_id is None or _recorded_at_first_contact(contact):
             continue
-        in_scope += 1
         result = screening.get(contact_id)
+        if result is None and contact["kind"] in LEFT_TO_A_PERSON:
+            continue  # pending at first contact: a person reads it, the screener does not
+        in_scope += 1
         not_screened += result is None
         if narrative["discloses_crime"]:
             disclosed.add(ref)
