@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, false, select, update
+from sqlalchemy import Row, Select, false, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,16 +35,21 @@ async def record_review(
     return result.first()
 
 
-async def screens_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> Sequence[Row[Any]]:
+def screens_due_query(*, now: datetime, limit: int = 1000) -> Select[Any]:
     """Positive screens whose review deadline has passed and which have not been checked at it yet (locked)."""
-    query = (
+    return (
         select(screenings)
+        # As the partial index says, so each sweep of a replay reads only the screens due.
         .where(screenings.c.positive, screenings.c.deadline_checked == false(), screenings.c.review_deadline <= now)
         .order_by(screenings.c.review_deadline)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return (await session.execute(query)).all()
+
+
+async def screens_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> Sequence[Row[Any]]:
+    """Positive screens whose review deadline has passed and which have not been checked at it yet (locked)."""
+    return (await session.execute(screens_due_query(now=now, limit=limit))).all()
 
 
 async def mark_screens_checked(session: AsyncSession, contact_ids: Sequence[UUID]) -> None:

@@ -11,9 +11,12 @@ from datetime import datetime
 from uuid import UUID
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 
 from schemas.events import ContactDecided, ContactScreened, Outcome, ReviewAction, ScreeningReviewed
 from schemas.screening import OffenceFamily, ScreeningMode, ScreeningResult
+from services.auditor.screening_repository import screens_due_query
 from services.runtime.settings import EngineSettings
 from tests.auditor.test_flag_clock import (
     DAY,
@@ -142,3 +145,14 @@ async def test_a_late_review_read_before_event_time_passes_the_deadline_gives_th
     await running.send(received(uuid.uuid4(), t + 3 * DAY), at=t + 3 * DAY)  # the sweep passes the deadline
     await running.consumed()
     assert [(f["flag_id"], f["status"]) for f in await running.flags(late)] == [(flag["flag_id"], "cured")]
+
+
+async def test_the_screening_sweep_can_use_its_partial_index(auditor: tuple[PrivateAuditor, Timeline]) -> None:
+    # Every run of a replay sweeps: without its index each sweep would read every screen ever stored.
+    running, _ = auditor
+    statement = screens_due_query(now=datetime.fromisoformat("2026-01-05T08:00:00+00:00"))
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    async with running.db.begin() as conn:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(row[0] for row in await conn.execute(text(f"EXPLAIN {sql}")))
+    assert "auditor_screenings_due" in plan, plan
