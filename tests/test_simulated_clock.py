@@ -300,8 +300,15 @@ async def test_a_simulation_evaluated_finds_every_injected_breach_and_no_other(s
     for rule in ("MISSING_RECORD", "LATE_RECORD", "UNJUSTIFIED_NON_CRIME", "HIGH_RISK_CANCELLATION",
                  "CANCELLATION_WRONG_AUTHORITY", "CANCELLATION_VICTIM_NOT_TOLD", "DOWNGRADE"):  # fmt: skip
         assert injected[rule] > 0, f"the plan injected no {rule} by {view.clock}: the test would prove nothing about it"
+    # Positive narrative screens (right or wrong) left unreviewed by the simulated supervisors: the rule is exact
+    # whatever the screener says, because what it said is read back from the recorder.
+    assert injected["HIDDEN_CRIME_UNREVIEWED"] > 0, "no positive screen was left unreviewed: nothing proved"
+    assert result["screening"]["contacts"] > 0 and result["screening"]["not_screened"] == 0
+    assert result["screening_reviews"]["reviewed_on_time"] > 0
     assert passed(result) == [], result
     assert result["hidden_in_narrative"]["crimes"] > 0
-    # The hidden ones are the gap between the truth and what the events show.
-    overall = result["recording_rate"]["overall"]
-    assert overall["true_rate"] < overall["true_rate_visible_in_events"]
+    # The hidden ones no review recorded are the gap between the truth and what the events show.
+    overall, hidden = result["recording_rate"]["overall"], result["hidden_in_narrative"]
+    unseen = hidden["crimes"] - hidden["recorded_by_review"]
+    assert overall["true_should"] - overall["true_should_visible_in_events"] == unseen
+    assert overall["true_rate"] <= overall["true_rate_visible_in_events"]

@@ -19,8 +19,11 @@ async def simulate(
     advance: Callable[[int], None] = lambda n: None,
 ) -> dict[str, Any]:
     """Plays the plan; returns the ground truth with the ids the system gave, and what the run did."""
-    outcome = await Driver(plan, clients, keys, speed=speed, advance=advance).run()
+    driver = Driver(plan, clients, keys, speed=speed, advance=advance)
+    outcome = await driver.run()
     truth = plan.truth()
+    truth["screening_reviews"] = driver.reviewer.reviews  # what the supervisors did with the positive screens
+    truth["screening"] = await driver.reviewer.results()  # what the screener said, by contact id
     for reference, contact_id in outcome.contact_ids.items():
         truth["contacts"][reference]["contact_id"] = contact_id
     truth["last_step_at"] = outcome.last_step_at.isoformat() if outcome.last_step_at else plan.start.isoformat()

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from crimerec.simulation.plan import Plan, Step
+from crimerec.simulation.reviews import Reviewer
 from services.runtime.clock import SIMULATED_TIME_HEADER
 
 BARRIER = timedelta(hours=2)
@@ -78,6 +79,7 @@ class Driver:
         self.crimes: dict[int, list[str]] = {}
         self.requests: dict[int, str] = {}
         self.undecided: deque[int] = deque()
+        self.reviewer = Reviewer(self, seed=plan.seed)  # supervisors on the screening review queue (reviews.py)
 
     def headers(self, role: str, at: datetime, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}", SIMULATED_TIME_HEADER: at.isoformat(), **extra}
@@ -104,6 +106,7 @@ class Driver:
                 auditor = {"Authorization": f"Bearer {self.keys['auditor']}"}
                 await wait_for_auditor(self.clients.auditor, auditor, until=self.outcome.last_step_at, patience=300)
                 barrier = window
+            await self.reviewer.act(window)
             batch = list(steps)
             by_contact = [
                 list(g) for _, g in groupby(sorted(batch, key=lambda s: (s.contact, s.at)), key=lambda s: s.contact)
@@ -113,6 +116,7 @@ class Driver:
             self.outcome.last_step_at = batch[-1].at
             self.advance(len(batch))
         await self.settle()
+        await self.reviewer.finish(self.outcome.last_step_at or self.plan.start)
         self.outcome.seconds = time.monotonic() - began
         self.outcome.contact_ids = {self.plan.contacts[i].reference: cid for i, cid in self.ids.items()}
         return self.outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,9 @@ from services.auditor.rules.statistics import REPORTED_GROUPS, unrecorded_per_ye
 # Rules whose breach the events show; the simulated people cannot commit the others through crimerec's recorder
 # (it refuses malformed grounds and always keeps an N100), so any flag of theirs would be a false positive.
 CANCELLATION_CATEGORIES = ("rape", "other_sexual", "violence", "robbery")
+# Kinds of contact first contact leaves pending (a third party's report awaits the victim's confirmation): the
+# recorder screens only what first contact decided, so these are out of the screener's scope.
+LEFT_TO_A_PERSON = frozenset({"third_party"})
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """The evaluation as JSON: per rule, the recording rate, the cancellation table, the annual estimate; and, when
     screening results are given (contact id → {"positive", "families"}), how the narrative screener did."""
-    contacts = truth["contacts"]
+    if screening is None:
+        screening = truth.get("screening")
+    contacts = _after_reviews(truth)
     start = datetime.fromisoformat(truth["start"])
     in_rate = [c for c in contacts.values() if start <= datetime.fromisoformat(c["received_at"]) < view.rate_to]
     hidden = [c for c in in_rate if c["kind"] == "hidden_in_narrative"]
@@ -87,12 +92,14 @@ def evaluate(
         "profile": truth["profile"],
         "force": truth["force"],
         "period": {"from": truth["start"], "to": truth["end"], "auditor_clock": view.clock.isoformat()},
-        "rules": _rule_rows(contacts, view),
+        "rules": _rule_rows(contacts, view, screening_breaches(truth, screening or {})),
         "hidden_in_narrative": {
             "contacts": len(hidden),
             "crimes": hidden_crimes,
             "share_of_should": hidden_crimes / overall["true_should"] if overall["true_should"] else None,
-            "note": "crimes logged as ASB or public safety, traceable only in the narrative: no event rule sees them",
+            "recorded_by_review": sum(len(c["correct"]) for c in hidden),
+            "note": "crimes logged as ASB or public safety, traceable only in the narrative: the screener's positive "
+            "screens put them on the review queue, and a review records them",
         },
         "recording_rate": recording,
         "cancellations": _cancellation_rows(contacts, view),
@@ -104,13 +111,64 @@ def evaluate(
     }
     if screening is not None:
         result["screening"] = score_screening(truth, screening)
+        result["screening_reviews"] = _review_summary(truth, screening)
     return result
 
 
-def _rule_rows(contacts: dict[str, Any], view: AuditorView) -> list[dict[str, Any]]:
-    """Per rule: the breaches knowable by the auditor's clock against the flags it raised."""
+def _after_reviews(truth: dict[str, Any]) -> dict[str, Any]:
+    """The contacts' truth once the supervisors' reviews are counted: a hidden crime a review recorded is recorded
+    (late or not, as the recording rate counts it) and the events show it."""
+    contacts = dict(truth["contacts"])
+    for ref, review in (truth.get("screening_reviews") or {}).items():
+        if review["action"] == "record" and ref in contacts:
+            contact = contacts[ref]
+            contacts[ref] = contact | {"correct": list(contact["should"]), "recorded_by_review": True}
+    return contacts
+
+
+def screening_breaches(
+    truth: dict[str, Any], screening: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str, datetime]]:
+    """The breaches of the screening rules, from what the screener said and what the supervisors did (rule, contact
+    reference, when knowable): a positive screen not reviewed by its deadline (24 h from receipt) is
+    HIDDEN_CRIME_UNREVIEWED at the deadline; a review that records crimes after it is LATE_RECORD when it is made.
+    The screener is not the truth: a wrong positive left unreviewed is still a breach of the review duty."""
+    reviews = truth.get("screening_reviews") or {}
+    breaches = []
+    for ref, contact in truth["contacts"].items():
+        result = screening.get(contact.get("contact_id") or "")
+        if result is None or not result["positive"]:
+            continue
+        deadline = datetime.fromisoformat(contact["received_at"]) + LIMIT
+        review = reviews.get(ref)
+        reviewed_at = datetime.fromisoformat(review["reviewed_at"]) if review else None
+        if reviewed_at is None or reviewed_at > deadline:
+            breaches.append(("HIDDEN_CRIME_UNREVIEWED", ref, deadline))
+        if review and reviewed_at and reviewed_at > deadline and review["action"] == "record":
+            breaches.append(("LATE_RECORD", ref, reviewed_at))
+    return breaches
+
+
+def _review_summary(truth: dict[str, Any], screening: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the supervisors did with the positive screens: reviewed on time, late, or not at all."""
+    reviews = (truth.get("screening_reviews") or {}).values()
+    return {
+        "screened_positive": sum(1 for r in screening.values() if r["positive"]),
+        "reviewed_on_time": sum(1 for r in reviews if r["on_time"]),
+        "reviewed_late": sum(1 for r in reviews if not r["on_time"]),
+        "recorded_late": sum(1 for r in reviews if not r["on_time"] and r["action"] == "record"),
+        "crimes_recorded_by_review": sum(r["crimes"] for r in reviews),
+        "unreviewed": sum(1 for r in screening.values() if r["positive"] and r.get("reviewed_at") is None),
+    }
+
+
+def _rule_rows(
+    contacts: dict[str, Any], view: AuditorView, extra: Sequence[tuple[str, str, datetime]] = ()
+) -> list[dict[str, Any]]:
+    """Per rule: the breaches knowable by the auditor's clock (planned, and `extra` from the screening reviews)
+    against the flags it raised."""
     by_id = {c["contact_id"]: ref for ref, c in contacts.items() if c.get("contact_id")}
-    expected: set[tuple[str, str]] = set()
+    expected: set[tuple[str, str]] = {(rule, ref) for rule, ref, at in extra if at <= view.clock}
     for ref, contact in contacts.items():
         for breach in contact["breaches"]:
             if datetime.fromisoformat(breach["knowable_at"]) <= view.clock:
@@ -141,7 +199,7 @@ def _confusion(truth: set[str], found: set[str]) -> dict[str, Any]:
 
 def _recording_rates(in_rate: list[dict[str, Any]], view: AuditorView) -> dict[str, Any]:
     """Per reported group: the true rate, the rate the events show, and the auditor's with its interval."""
-    visible = [c for c in in_rate if c["kind"] != "hidden_in_narrative"]
+    visible = [c for c in in_rate if c["kind"] != "hidden_in_narrative" or c.get("recorded_by_review")]
     recording = {}
     for group, categories in REPORTED_GROUPS.items():
         true_all = _rate(in_rate, categories)
@@ -190,7 +248,8 @@ def score_screening(truth: dict[str, Any], screening: Mapping[str, Mapping[str, 
     recall of "screened positive" against "the narrative discloses a crime", overall and per offence family.
 
     `screening` maps a contact id to {"positive": bool, "families": [...]}; a contact in scope with no result counts
-    as not screened positive (and is counted as not screened)."""
+    as not screened positive (and is counted as not screened). A contact left pending at first contact (a third
+    party's report) is in scope only if it was screened."""
     disclosed: set[str] = set()
     positive: set[str] = set()
     families: dict[str, str] = {}
@@ -200,8 +259,10 @@ def score_screening(truth: dict[str, Any], screening: Mapping[str, Mapping[str, 
         narrative, contact_id = contact.get("narrative"), contact.get("contact_id")
         if narrative is None or contact_id is None or _recorded_at_first_contact(contact):
             continue
-        in_scope += 1
         result = screening.get(contact_id)
+        if result is None and contact["kind"] in LEFT_TO_A_PERSON:
+            continue  # pending at first contact: a person reads it, the screener does not
+        in_scope += 1
         not_screened += result is None
         if narrative["discloses_crime"]:
             disclosed.add(ref)

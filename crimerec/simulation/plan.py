@@ -180,8 +180,19 @@ class _Planner(PeoplesActions):
         """The call handler logged a crime as ASB or public safety: only the narrative tells (no event rule can)."""
         category = self.rng.choice(["asb", "public_safety"])
         body = self.body(reference, at, channel, category=category, victims=[], offences=[], reporter="victim")
+        # The caller (and anyone with them) is logged as a person involved, with no offence classified: the review
+        # of the narrative's screen records the crimes against them (one per victim). No draw from the plan's
+        # stream, so a seed plans what it planned before.
+        body["victims"] = [
+            {"ref": v, "kind": "person", "name": body["reporter"]["name"], "date_of_birth": None, "identified": True,
+             "confirmed": True}
+            for v in victims
+        ]  # fmt: skip
+        disclosed = [{"victim_ref": v, "ho_class": code, "offender_ref": "S1", "incident_ref": None} for v in victims]
         narrative = self.tell(body, code, victims, reporter="victim", hidden=True)
-        self.add(PlannedContact(index, reference, body, at, "hidden_in_narrative", narrative, should, []), at)
+        contact = PlannedContact(index, reference, body, at, "hidden_in_narrative", narrative, should, [])
+        contact.disclosed = disclosed
+        self.add(contact, at)
 
     def third_party(
         self, index: int, reference: str, at: datetime, channel: str, code: str, victims: list[str],

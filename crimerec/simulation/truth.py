@@ -51,6 +51,8 @@ class PlannedContact:
     correct: list[str] = field(default_factory=list)  # of those, recorded and not wrongly cancelled
     breaches: list[Breach] = field(default_factory=list)
     cancellation: dict[str, Any] | None = None  # {category, correct, approved_at}
+    # The offences a narrative discloses that first contact did not classify, as a reviewer of its screen records them.
+    disclosed: list[dict[str, Any]] = field(default_factory=list)
 
     def truth(self) -> dict[str, Any]:
         """This contact's truth as JSON."""

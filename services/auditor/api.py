@@ -35,6 +35,7 @@ from services.auditor.schemas import (
     RecordingStats,
     flag_read,
     rate_read,
+    recording_rate_read,
 )
 from services.runtime import clock
 from services.runtime.access_log import Access
@@ -215,7 +216,8 @@ async def recording_stats(
         int | None, Query(ge=0, description="R as published, if you want it instead of the auditor's own count.")
     ] = None,
 ) -> RecordingStats:
-    """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval; the
+    """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval (widened
+    for contacts whose narrative screened positive and nobody has reviewed yet, counted apart); the
     share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
     own = _period(force, principal, start, end)
     async with reading(request, principal) as route:
@@ -229,7 +231,9 @@ async def recording_stats(
         force=own,
         period_from=start,
         period_to=end,
-        recording_rate={group: rate_read(figures.tally.rate(group)) for group in statistics.REPORTED_GROUPS},
+        recording_rate={
+            group: recording_rate_read(figures.tally.bounded_rate(group)) for group in statistics.REPORTED_GROUPS
+        },
         recorded_within_limit=rate_read(figures.tally.within_limit()),
         recorded_crime_12_months=annual,
         unrecorded_crimes_per_year=statistics.unrecorded_per_year(annual, overall.rate),

@@ -5,6 +5,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -88,6 +89,29 @@ removals = Table(
     Column("detail", JSONB, nullable=False),
     Column("notice_checked", Boolean, nullable=False, server_default=text("false")),
     Index("auditor_removals_due", "notify_by", postgresql_where=text("notice_checked = false")),
+)
+
+# Narrative screens (issue 18): the screener's verdict on a contact not recorded at first contact, and its review.
+screenings = Table(
+    "screenings",
+    metadata,
+    Column("contact_id", Uuid, primary_key=True),
+    Column("force", String(10), nullable=False),
+    Column("outcome", String(20), nullable=False),  # the first-contact decision the screen read behind
+    Column("screened", Boolean, nullable=False),
+    Column("positive", Boolean, nullable=False),
+    Column("score", Float),
+    Column("families", JSONB, nullable=False),
+    Column("screener_version", String(100)),
+    Column("received_at", TS, nullable=False),
+    Column("screened_at", TS, nullable=False),
+    Column("review_deadline", TS, nullable=False),
+    Column("reviewed_at", TS),
+    Column("review_action", String(20)),
+    Column("crime_references", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("deadline_checked", Boolean, nullable=False, server_default=text("false")),
+    Index("auditor_screenings_due", "review_deadline", postgresql_where=text("positive AND deadline_checked = false")),
+    Index("auditor_screenings_received", "force", "received_at"),
 )
 
 notifications = Table(

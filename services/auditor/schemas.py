@@ -130,13 +130,40 @@ def rate_read(p: statistics.Proportion) -> Rate:
     return Rate(numerator=p.successes, denominator=p.trials, rate=p.rate, ci_low=p.low, ci_high=p.high, margin=p.margin)
 
 
+class RecordingRate(Rate):
+    """A recording rate with the contacts whose narrative screened positive and nobody has reviewed yet: they are not
+    counted in numerator or denominator (the rate is of the decided contacts), and the interval is widened to hold
+    both extremes — from the 95% lower bound if every undecided contact is an unrecorded crime to the 95% upper
+    bound if none is a crime."""
+
+    undecided_screened_positive: int = Field(
+        description="Contacts in the group whose narrative screened positive for a crime, with no review yet."
+    )
+    rate_if_undecided_are_crimes: float | None = Field(
+        description="numerator ÷ (denominator + undecided): the rate if every undecided contact is a crime."
+    )
+    decided_ci_low: float | None = Field(description="The decided contacts' own 95% lower bound.")
+
+
+def recording_rate_read(b: statistics.BoundedRate) -> RecordingRate:
+    """A recording rate, its interval widened for the undecided screened-positive contacts."""
+    p = b.decided
+    return RecordingRate(
+        numerator=p.successes, denominator=p.trials, rate=p.rate, ci_low=b.low, ci_high=b.high, margin=b.margin,
+        undecided_screened_positive=b.undecided, rate_if_undecided_are_crimes=b.rate_if_all_crimes,
+        decided_ci_low=p.low,
+    )  # fmt: skip
+
+
 class RecordingStats(BaseModel):
     """Recording rates for a force and period: crimes recorded ÷ crimes that should have been recorded."""
 
     force: str
     period_from: datetime
     period_to: datetime
-    recording_rate: dict[str, Rate] = Field(description="overall, violence, sexual_offences, rape.")
+    recording_rate: dict[str, RecordingRate] = Field(
+        description="overall, violence, sexual_offences, rape; each with the screened-positive contacts undecided."
+    )
     recorded_within_limit: Rate = Field(description="Share of recorded crimes recorded within 24 hours.")
     recorded_crime_12_months: int = Field(description="R: crimes recorded in the 12 months to the period's end.")
     unrecorded_crimes_per_year: float | None = Field(description="The inspectorate's estimate: R × (1 − r) / r.")

@@ -13,14 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.envelope import Envelope
 from schemas.events import (
+    ContactScreened,
     CrimeCancelled,
     CrimeReclassified,
     CrimeTransferred,
     EventPayload,
     N100Recorded,
+    ScreeningReviewed,
     VictimNotified,
 )
-from services.auditor import repository
+from services.auditor import repository, screening_repository, screenings
 from services.auditor.ledger import FlagLedger, cure, raise_flags
 from services.auditor.projection import Projected, project_run
 from services.auditor.rules import cancellations, detectors, statistics
@@ -83,6 +85,10 @@ async def _on_other(uow: UnitOfWork, envelope: Envelope, payload: EventPayload, 
                         f"the victim was told on {payload.notified_at.isoformat()}",
                     )  # fmt: skip
             await ledger.write(uow)
+        case ContactScreened():
+            await screenings.screened(uow, payload)
+        case ScreeningReviewed():
+            await screenings.reviewed(uow, envelope, payload)
 
 
 async def _removed(
@@ -152,8 +158,8 @@ async def _reclassified(uow: UnitOfWork, envelope: Envelope, change: CrimeReclas
 
 
 async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard) -> int:
-    """Judges every contact whose recording deadline, and every removal whose victim-notice limit, `now` has
-    passed; returns how many it judged."""
+    """Judges every contact whose recording deadline, every positive narrative screen whose review deadline, and
+    every removal whose victim-notice limit, `now` has passed; returns how many it judged."""
     session = uow.session
     ledger = FlagLedger()
     due = await repository.contacts_due(session, now=now)
@@ -175,8 +181,9 @@ async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard)
         ledger.raise_(drafts, force=row.force, contact_id=row.contact_id, at=row.notify_by)
     if removals:
         await repository.mark_notice_checked(session, [r.event_id for r in removals])
+    screens = await screenings.sweep(uow, ledger, now=now)
     await ledger.write(uow)
-    return len(due) + len(removals)
+    return len(due) + len(removals) + screens
 
 
 def _removal_fact(row: Mapping[str, Any]) -> Removal:
@@ -236,6 +243,8 @@ async def recording_statistics(
             offence.audit_category.value for code in units if (offence := standard.catalogue.get(code)) is not None
         ]
         tally.add_contact(required, crimes_by_contact.get(row.contact_id, []))
+    for screen in await screening_repository.undecided_between(session, force=force, start=start, end=end):
+        tally.add_undecided(screen.families)
     recorded = await repository.crimes_recorded_between(session, force=force, start=end - timedelta(days=365), end=end)
     return RecordingStatistics(tally=tally, recorded_12_months=recorded)
 

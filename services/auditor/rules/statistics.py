@@ -51,6 +51,50 @@ def wilson(successes: int, trials: int, z: float = Z95) -> Proportion:
     return Proportion(successes, trials, p, max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
+# The reported groups a screen's offence families may fall in: threats, harassment, domestic abuse and modern
+# slavery are violence against the person; a sexual offence the narrative discloses may be a rape.
+FAMILY_GROUPS: dict[str, frozenset[str]] = {
+    "violence": frozenset({"violence"}),
+    "threats_harassment": frozenset({"violence"}),
+    "domestic_abuse": frozenset({"violence"}),
+    "modern_slavery": frozenset({"violence"}),
+    "sexual": frozenset({"sexual_offences", "rape"}),
+}
+
+
+def groups_of_families(families: Iterable[str]) -> set[str]:
+    """The reported groups a screened-positive contact may belong to (always `overall`)."""
+    return {"overall"}.union(*(FAMILY_GROUPS.get(f, frozenset()) for f in families))
+
+
+@dataclass(frozen=True)
+class BoundedRate:
+    """A recording rate when some contacts screened positive are still undecided (nobody has reviewed them): the
+    rate of the decided contacts, how many are undecided, and an interval that holds both extremes — the 95% Wilson
+    lower bound if every undecided contact is an unrecorded crime, and the upper bound if none is a crime."""
+
+    decided: Proportion
+    undecided: int
+    rate_if_all_crimes: float | None
+    low: float | None
+    high: float | None
+
+    @property
+    def margin(self) -> float | None:
+        """Half the interval's width."""
+        return None if self.low is None or self.high is None else (self.high - self.low) / 2
+
+
+def bounded(decided: Proportion, undecided: int) -> BoundedRate:
+    """`decided` (correct of should) with `undecided` screened-positive contacts not yet reviewed: none of them has
+    a crime recorded, so as things stand each is either not a crime (the rate stays) or an unrecorded one (it
+    counts against the rate)."""
+    if undecided <= 0:
+        return BoundedRate(decided, 0, decided.rate, decided.low, decided.high)
+    worst = wilson(decided.successes, decided.trials + undecided)
+    return BoundedRate(decided, undecided, worst.rate, worst.low, decided.high)
+
+
 def unrecorded_per_year(recorded_12_months: int, rate: float | None) -> float | None:
     """The inspectorate's estimate: R × (1 − r) / r, R being the force's recorded crime (excluding fraud) for the
     12 months to the end of the period. GMP 2016: r = 0.8549 and R ≈ 224,000 give about 38,000."""
@@ -77,6 +121,11 @@ class RecordingTally:
     correct: Counter[str] = field(default_factory=Counter)
     recorded: int = 0
     on_time: int = 0
+    undecided: Counter[str] = field(default_factory=Counter)  # screened positive, not reviewed, by reported group
+
+    def add_undecided(self, families: Iterable[str]) -> None:
+        """Adds a contact whose narrative screened positive for `families` and that nobody has reviewed yet."""
+        self.undecided.update(groups_of_families(families))
 
     def add_contact(self, required: Iterable[str], crimes: Iterable[CrimeOutcome]) -> None:
         """Adds one contact: `required` are the audit categories of the crimes the standard required."""
@@ -109,6 +158,10 @@ class RecordingTally:
             sum(v for k, v in self.correct.items() if k in categories),
             sum(v for k, v in self.should.items() if k in categories),
         )
+
+    def bounded_rate(self, group: str) -> BoundedRate:
+        """The recording rate for one reported group, its interval widened for the undecided screens."""
+        return bounded(self.rate(group), self.undecided[group])
 
     def within_limit(self) -> Proportion:
         """The share of recorded crimes recorded within the limit (24 hours)."""

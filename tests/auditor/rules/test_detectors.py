@@ -879,6 +879,10 @@ def test_downgrade_names_both_classes() -> None:
 
 
 def test_every_rule_in_the_table_has_a_detector_tested_here() -> None:
+    from tests.auditor.rules.test_screening import (
+        test_hidden_crime_unreviewed_is_raised_when_the_deadline_passes_without_a_review,
+    )
+
     tested = {
         Rule.MISSING_RECORD: test_missing_record,
         Rule.LATE_RECORD: test_late_record,
@@ -890,5 +894,6 @@ def test_every_rule_in_the_table_has_a_detector_tested_here() -> None:
         Rule.CANCELLATION_VICTIM_NOT_TOLD: test_victim_not_told,
         Rule.HIGH_RISK_CANCELLATION: test_high_risk_cancellation,
         Rule.DOWNGRADE: test_downgrade,
+        Rule.HIDDEN_CRIME_UNREVIEWED: test_hidden_crime_unreviewed_is_raised_when_the_deadline_passes_without_a_review,
     }
     assert set(tested) == set(Rule)
