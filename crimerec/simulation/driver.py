@@ -232,6 +232,9 @@ class Driver:
                 if decision.get("outcome") != "pending":
                     self.known[index] = decision
                 return decision
+            if response.status_code >= 500 and time.monotonic() <= deadline:
+                await asyncio.sleep(0.5)  # a read: ask again (seen when a shared database ran out of connections)
+                continue
             if response.status_code != 404 or time.monotonic() > deadline:
                 raise SimulationError(
                     f"no decision for contact {self.ids[index]}: {response.status_code} {response.text[:200]}"
