@@ -97,7 +97,8 @@ def report(
     total = planning + end_to_end
     console.print(
         f"end to end: {total:.0f} s for {days:g} days (planning {planning:.0f} s, playing and evaluating "
-        f"{end_to_end:.0f} s, of which {stats['waiting_seconds']:.0f} s at {stats['barriers']:,} barriers); a year "
+        f"{end_to_end:.0f} s, of which {stats['waiting_seconds']:.0f} s at {stats['barriers']:,} barriers, "
+        f"{stats['settling_seconds']:.0f} s of those for the recorder's decisions); a year "
         + (f"took {total / 60:.1f} min" if days >= 365 else f"would take about {total * 365 / days / 60:.1f} min "
            f"(extrapolated from {days:g} days, not run)")
         + " (issue 21 target: ≤ 10 min)"

@@ -54,6 +54,7 @@ class Outcome:
     contacts: int = 0
     seconds: float = 0.0
     waiting: float = 0.0  # real seconds spent at barriers, waiting for the recorder and the auditor
+    settling: float = 0.0  # of which waiting for the recorder's decisions
     barriers: int = 0
     last_step_at: datetime | None = None
     contact_ids: dict[str, str] = field(default_factory=dict)
@@ -120,6 +121,7 @@ class Driver:
         """Waits until the recorder has decided every contact posted and the auditor has read every event."""
         began = time.monotonic()
         await self.settle()
+        self.outcome.settling += time.monotonic() - began
         await asyncio.sleep(QUIET)
         auditor = {"Authorization": f"Bearer {self.keys['auditor']}"}
         assert self.outcome.last_step_at is not None
