@@ -277,14 +277,18 @@ async def wait_for_auditor(
 
 async def _again(request: Callable[[], Awaitable[httpx.Response]], tries: int = 3) -> httpx.Response:
     """An idempotent request (a read, or a contact with its Idempotency-Key), tried again when the connection
-    broke under it (a kept-alive connection the server closed just then): it cannot be stored twice."""
+    broke under it (a kept-alive connection the server closed just then) or the server failed it (a 5xx: nothing
+    stored, seen when a shared database ran out of connections): it cannot be stored twice."""
     for attempt in range(tries):
         try:
-            return await request()
+            response = await request()
         except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
             if attempt == tries - 1:
                 raise
-            await asyncio.sleep(0.1 * 2**attempt)
+        else:
+            if response.status_code < 500 or attempt == tries - 1:
+                return response
+        await asyncio.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
 
 

@@ -40,6 +40,17 @@ async def test_a_connection_that_keeps_breaking_fails_after_three_tries() -> Non
     assert calls == 3
 
 
+async def test_an_idempotent_request_the_server_failed_is_tried_again_and_its_last_answer_kept() -> None:
+    statuses = iter([500, 503, 201, 500, 500, 500])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(statuses))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://test") as client:
+        assert (await _again(lambda: client.post("/v1/contacts", json={}))).status_code == 201
+        assert (await _again(lambda: client.post("/v1/contacts", json={}))).status_code == 500
+
+
 def test_every_decision_that_meets_its_deadline_is_made_a_barrier_or_more_before_it() -> None:
     # The driver's barriers are safe only if no record meets a deadline less than BARRIER after it is made.
     the_plan = plan(Profile.load("gmp-2016"), seed=3, force="GMP", start=datetime(2016, 3, 1, tzinfo=UTC), days=3,
