@@ -31,6 +31,9 @@ async def simulate(
         "steps": outcome.steps,
         "contacts": outcome.contacts,
         "seconds": round(outcome.seconds, 2),
+        "barriers": outcome.barriers,
+        "waiting_seconds": round(outcome.waiting, 2),
+        "settling_seconds": round(outcome.settling, 2),
         "contacts_per_second": round(outcome.contacts / outcome.seconds, 1) if outcome.seconds else None,
         "refused": outcome.refused,
     }

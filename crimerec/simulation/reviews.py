@@ -115,6 +115,7 @@ class Reviewer:
                 f"{response.text[:300]}"
             )
             return
+        self.driver.known.pop(planned.index, None)  # a review that records changes the contact's decision
         self.reviews[contact.reference] = {
             "contact_id": planned.contact_id,
             "reviewed_at": planned.at.isoformat(),

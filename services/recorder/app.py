@@ -32,7 +32,7 @@ def create_app(settings: RecorderSettings | None = None) -> FastAPI:
         limit=timedelta(hours=settings.recording_limit_hours),
         authority=settings.authority,
         force_authority=settings.force_authority,
-        screener=screener,
+        screener=screener if settings.screening else None,
     )
     runtime = ServiceRuntime(
         name="recorder",

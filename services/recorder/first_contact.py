@@ -3,7 +3,7 @@ with their crime references, N100s and rule transfers, one statement per table f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from services.recorder import repository
 from services.recorder.recording import (
     Events,
     RecorderPolicy,
+    Staging,
     Writes,
     crime_reference,
     decided_event,
@@ -44,23 +45,21 @@ async def record_contacts(
     """Decides a run of received contacts by the rules and records their crimes, N100s and transfers, at once:
     one statement per table for the whole run, references allocated once per force and year."""
     plans = await _decide_new(uow.session, received, policy=policy)
-    # Crime references are numbered last. Allocating them locks the force's counter row until commit (numbers
-    # without gaps), so whatever follows is done by one recorder process at a time. Everything is built first under
-    # provisional references and what needs none is written (decisions, N100s, which at first contact name no
-    # crime, and the screenings of the contacts not recorded); then the numbers are allocated, the crimes and their
-    # events renumbered, and only the crimes and the outbox are written while the counter is held.
+    # Crime references are allocated once and never rewritten. Allocating them locks the force's counter row until
+    # commit (numbers without gaps), so whatever follows is done by one recorder process at a time. So first, with
+    # no lock held, everything that names no crime is built and written: decisions, N100s (at first contact they
+    # name no crime) and the screenings of the contacts not recorded, their events kept aside. The rules have
+    # already said how many crimes each contact discloses, so the numbers are then allocated, and only the crimes,
+    # the events that name them and the outbox are built and written while the counter is held.
     writes = Writes()
-    staged_before = len(uow.staged)
-    provisional = _stage(uow, writes, plans, policy=policy)
+    aside = [_stage_unnumbered(writes, plan, policy=policy) for plan in plans]
     await repository.insert_rows(
         uow.session, decisions=writes.decisions, decision_history=writes.decision_history, n100s=writes.n100s,
         screenings=writes.screenings,
     )  # fmt: skip
-    final = await _allocate(uow.session, provisional)
-    for row in (*writes.crimes, *writes.crime_history):
-        row["crime_reference"] = final[row["crime_reference"]]
-    for _, event in uow.staged[staged_before:]:
-        _renumber(event.payload, final)
+    references = await _allocate(uow.session, plans)
+    for plan, kept in zip(plans, aside, strict=True):
+        _stage_numbered(uow, writes, plan, next(references[(plan.payload.force, plan.now.year)]), kept, policy=policy)
     await repository.insert_rows(uow.session, crimes=writes.crimes, crime_history=writes.crime_history)
 
 
@@ -93,45 +92,67 @@ async def _decide_new(
     return plans
 
 
-def _stage(
-    uow: UnitOfWork, writes: Writes, plans: Sequence[_Plan], *, policy: RecorderPolicy
-) -> dict[tuple[str, int], int]:
-    """Builds every row and event of the run under provisional references; returns how many each force-year needs."""
-    provisional: dict[tuple[str, int], int] = {}
-    for plan in plans:
-        payload, decision, now = plan.payload, plan.decision, plan.now
-        events = Events(uow, correlation_id=plan.envelope.correlation_id, causation_id=plan.envelope.event_id, at=now)
-        key = (payload.force, now.year)
-        first = provisional.get(key, 0) + 1
-        provisional[key] = first + len(decision.crimes) - 1
-        references = [crime_reference(payload.force, now.year, n) for n in range(first, provisional[key] + 1)]
-        record_crimes(
-            writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision,
-            references=references, by=None, now=now, policy=policy,
+class _Aside:
+    """The events of a contact built before its crimes are numbered, kept aside to be staged in their place."""
+
+    def __init__(self) -> None:
+        self.n100: list[tuple[str, Envelope]] = []
+        self.screened: list[tuple[str, Envelope]] = []
+        self.into = self.n100
+
+    def emit(self, topic: str, envelope: Envelope) -> None:
+        self.into.append((topic, envelope))
+
+
+def _stage_unnumbered(writes: Writes, plan: _Plan, *, policy: RecorderPolicy) -> _Aside:
+    """A contact's rows that name no crime (decision, its history, N100, screening); their events kept aside."""
+    payload, decision, now = plan.payload, plan.decision, plan.now
+    aside = _Aside()
+    events = _events(aside, plan)
+    writes.decisions.append(_decision_row(payload, decision, now))
+    writes.decision_history.append(
+        {"contact_id": payload.contact_id, "at": now, "outcome": decision.outcome.value, "by_principal": None,
+         "rationale": decision.rationale}
+    )  # fmt: skip
+    if decision.n100:
+        record_n100(
+            writes, events, contact=payload.contact, contact_id=payload.contact_id, reason=decision.rationale,
+            crime_reference=None, by=None, now=now, catalogue=policy.catalogue,
         )  # fmt: skip
-        writes.decisions.append(_decision_row(payload, decision, now))
-        writes.decision_history.append(
-            {"contact_id": payload.contact_id, "at": now, "outcome": decision.outcome.value, "by_principal": None,
-             "rationale": decision.rationale}
+    if policy.screener is not None and needs_screening(decision):
+        # Issue 18: a crime told only in the free text of a contact not recorded must not go through unseen.
+        aside.into = aside.screened
+        screen_at_first_contact(
+            writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision, now=now,
+            screener=policy.screener,
         )  # fmt: skip
-        if decision.n100:
-            record_n100(
-                writes, events, contact=payload.contact, contact_id=payload.contact_id, reason=decision.rationale,
-                crime_reference=None, by=None, now=now, catalogue=policy.catalogue,
-            )  # fmt: skip
-        events.emit(
-            decided_event(
-                payload.contact_id, payload.force, payload.received_at, decision, references, None, now,
-                credible_evidence=payload.contact.credible_evidence_to_contrary,
-            )
-        )  # fmt: skip
-        if policy.screener is not None and needs_screening(decision):
-            # Issue 18: a crime told only in the free text of a contact not recorded must not go through unseen.
-            screen_at_first_contact(
-                writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision, now=now,
-                screener=policy.screener,
-            )  # fmt: skip
-    return provisional
+    return aside
+
+
+def _stage_numbered(
+    uow: UnitOfWork, writes: Writes, plan: _Plan, numbers: list[str], aside: _Aside, *, policy: RecorderPolicy
+) -> None:
+    """A contact's crimes under their allocated references, and its events in order: the crimes', the N100's,
+    `contact.decided`, then `contact.screened`."""
+    payload, decision, now = plan.payload, plan.decision, plan.now
+    events = _events(uow, plan)
+    record_crimes(
+        writes, events, contact=payload.contact, contact_id=payload.contact_id, decision=decision,
+        references=numbers, by=None, now=now, policy=policy,
+    )  # fmt: skip
+    uow.staged.extend(aside.n100)
+    events.emit(
+        decided_event(
+            payload.contact_id, payload.force, payload.received_at, decision, numbers, None, now,
+            credible_evidence=payload.contact.credible_evidence_to_contrary,
+        )
+    )  # fmt: skip
+    uow.staged.extend(aside.screened)
+
+
+def _events(into: Staging, plan: _Plan) -> Events:
+    """The events of a contact's first decision: caused by its `contact.received`, at the moment it was decided."""
+    return Events(into, correlation_id=plan.envelope.correlation_id, causation_id=plan.envelope.event_id, at=plan.now)
 
 
 def _decision_row(payload: ContactReceived, decision: Decision, now: datetime) -> dict[str, Any]:
@@ -152,22 +173,21 @@ def _decision_row(payload: ContactReceived, decision: Decision, now: datetime) -
     }
 
 
-async def _allocate(session: AsyncSession, provisional: dict[tuple[str, int], int]) -> dict[str, str]:
-    """Allocates the run's crime references; maps each provisional reference to its final one."""
-    final: dict[str, str] = {}
-    for (force, year), count in sorted(provisional.items()):  # one order for every process: no deadlock
-        if count:
-            allocated = await repository.allocate_crime_references(session, force=force, year=year, count=count)
-            final |= {
-                crime_reference(force, year, n): crime_reference(force, year, number)
-                for n, number in enumerate(allocated, 1)
-            }
-    return final
-
-
-def _renumber(payload: dict[str, Any], final: dict[str, str]) -> None:
-    """Replaces an event's provisional crime references by the allocated ones (in the payload this run built)."""
-    if payload.get("crime_reference") is not None:
-        payload["crime_reference"] = final[payload["crime_reference"]]
-    if payload.get("crime_references"):
-        payload["crime_references"] = [final[r] for r in payload["crime_references"]]
+async def _allocate(session: AsyncSession, plans: Sequence[_Plan]) -> dict[tuple[str, int], Iterator[list[str]]]:
+    """Allocates the run's crime references, as many for each force-year as the rules found crimes; returns, for
+    each force-year, the references of each of its contacts in turn (in the run's order)."""
+    needs: dict[tuple[str, int], list[int]] = {}
+    for plan in plans:
+        needs.setdefault((plan.payload.force, plan.now.year), []).append(len(plan.decision.crimes))
+    out: dict[tuple[str, int], Iterator[list[str]]] = {}
+    for (force, year), counts in sorted(needs.items()):  # one order for every process: no deadlock
+        total = sum(counts)
+        numbers = (
+            await repository.allocate_crime_references(session, force=force, year=year, count=total) if total else []
+        )
+        each, at = [], 0
+        for n in counts:
+            each.append([crime_reference(force, year, number) for number in numbers[at : at + n]])
+            at += n
+        out[(force, year)] = iter(each)
+    return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas import topics
 from schemas.catalogue import AuditCategory, OffenceCatalogue
 from schemas.contacts import ContactCreate
+from schemas.envelope import Envelope
 from schemas.events import (
     Actor,
     AuthorityMode,
@@ -60,11 +61,17 @@ def crime_reference(force: str, year: int, number: int) -> str:
     return f"{force}-{year}-{number:06d}"
 
 
+class Staging(Protocol):
+    """Where events are staged: a unit of work, or a list kept aside to be staged in its place later."""
+
+    def emit(self, topic: str, envelope: Envelope) -> None: ...
+
+
 class Events:
     """Emits events of one unit of work, all keyed by the contact and caused by what caused the work."""
 
     def __init__(
-        self, uow: UnitOfWork, *, correlation_id: UUID, causation_id: UUID | None = None, at: datetime | None = None
+        self, uow: Staging, *, correlation_id: UUID, causation_id: UUID | None = None, at: datetime | None = None
     ) -> None:
         self.uow, self.correlation_id, self.causation_id = uow, correlation_id, causation_id
         self.at = at or clock.now()

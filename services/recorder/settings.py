@@ -30,3 +30,8 @@ class RecorderSettings(ServiceSettings):
         description="The narrative screener's model file; the one shipped in the package by default. A missing or "
         "unreadable file leaves screening running rules-only (the health endpoint says so).",
     )
+    screening: bool = Field(
+        default=True,
+        description="Screen the narrative of every contact not recorded at first contact (issue 18). Off only to "
+        "measure what screening costs (bench/recorder.py): contacts are then left unscreened.",
+    )

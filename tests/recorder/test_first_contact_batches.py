@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.recorder import first_contact, repository
 from services.recorder.models import crime_history, crime_reference_counters, crimes, outbox
 from services.recorder.recording import RecorderPolicy
 from services.recorder.rules.authority import AuthorityPolicy
+from services.recorder.screening_model import load_screener
 from services.runtime import clock
 from services.runtime.database import create_session_factory
 from services.runtime.messaging import unit_of_work
@@ -152,3 +154,34 @@ async def test_a_run_takes_the_counters_of_its_forces_in_one_order_whatever_orde
         async with unit_of_work(create_session_factory(db), outbox) as uow:
             await first_contact.record_contacts(uow, [received(1, force) for force in forces], policy=POLICY)
         assert taken == sorted(FORCES)
+
+
+async def test_a_run_numbers_each_contacts_crimes_in_turn_and_stages_its_events_in_order(db: AsyncEngine) -> None:
+    # The references are allocated once, after the rules have counted each contact's crimes: the run's contacts
+    # take consecutive numbers in turn, and each contact's events come in the order of its life: its crimes (and
+    # their transfers), its N100, its decision, then the screening of what was not recorded.
+    policy = replace(POLICY, screener=load_screener())
+    run = [received(i, FORCES[0]) for i in range(10)]
+    async with unit_of_work(create_session_factory(db), outbox) as uow:
+        await first_contact.record_contacts(uow, run, policy=policy)
+    ids = [str(p.contact_id) for _, p in run]
+    async with db.connect() as conn:
+        values = (await conn.scalars(select(outbox.c.value).where(outbox.c.key.in_(ids)).order_by(outbox.c.id))).all()
+    events = [Envelope.model_validate_json(v) for v in values]
+    order = {
+        "crime.recorded": 0, "crime.transferred": 0, "n100.recorded": 1, "contact.decided": 2, "contact.screened": 3
+    }  # fmt: skip
+    numbers: list[int] = []
+    for (_, payload), (count, _) in zip(run, SHAPES * 2, strict=True):
+        mine = [e for e in events if e.contact_id == payload.contact_id]
+        kinds = [e.event_type for e in mine]
+        assert [order[k] for k in kinds] == sorted(order[k] for k in kinds)
+        assert kinds.count("contact.decided") == 1
+        decided = next(e.payload for e in mine if e.event_type == "contact.decided")
+        recorded = [e.payload["crime_reference"] for e in mine if e.event_type == "crime.recorded"]
+        assert recorded == decided["crime_references"] and len(recorded) == count
+        outcome, transferred = decided["outcome"], bool(decided["transfer_to"])
+        assert ("contact.screened" in kinds) == (outcome != "pending" and (outcome != "recorded" or transferred))
+        numbers += [int(r.rsplit("-", 1)[1]) for r in recorded]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert sum(e.event_type == "contact.screened" for e in events) == 4  # the ASB and transferred contacts
