@@ -86,11 +86,19 @@ def required(items: Node) -> set[str] | None:
     previous: set[str] = set()
 
     def close_run() -> set[str]:
-        exact = _exact(run) if run else None
-        if exact is not None:
-            candidates.append(exact)
+        # A run of exact elements, cut into pieces whose sets stay small: each piece is required.
+        piece = {""}
+        for element in run:
+            options = _exact([element]) or {""}
+            grown = {p + o for p in piece for o in options}
+            if len(grown) > MAX_EXACT:
+                candidates.append(piece)
+                grown = options
+            piece = grown
         run.clear()
-        return exact or set()
+        if piece != {""}:
+            candidates.append(piece)
+        return piece if piece != {""} else set()
 
     for op, av in items:
         if _exact([(op, av)]) is not None:

@@ -17,6 +17,7 @@ characters (schemas.contacts.MAX_NARRATIVE), so a narrative alone is read whole;
 free-text fields pass it, or a text from elsewhere, is cut. With the rules' keyword prefilter (prefilter.py) and
 the classifier's own 3,000-character horizon (model.MODEL_CHARS) this keeps a screening under 5 ms."""
 
+_QUOTES = re.compile(r"(?<![^\W_])'|'(?![^\W_])|[\"\u201c\u201d\u00ab\u00bb]")
 _SPACES = re.compile(r"[^\S\n]+")
 _LINE_BREAKS = re.compile(r" ?\n\s*")
 _CLAUSE_BREAK = re.compile(r"[.;!?\n]+|,\s*(?=(?:but|however|although|though|then|and then)\b)|\b(?:but|however)\b")
@@ -55,6 +56,9 @@ def prepare_text(raw: str | None, *, limit: int = SCREEN_CHARS) -> PreparedText:
     text = unicodedata.normalize("NFKC", head)
     text = "\n".join(_printable(line) for line in text.split("\n"))
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    # A quotation mark is no part of a phrase: "he'll 'sort her out'" reads as "he'll sort her out" (an apostrophe
+    # inside a word stays: "won't", "he'd").
+    text = _QUOTES.sub(" ", text)
     text = _LINE_BREAKS.sub("\n", _SPACES.sub(" ", text)).strip().lower()
     truncated = len(raw) > len(head) or len(text) > limit
     if len(text) > limit:
@@ -107,8 +111,8 @@ def negated(clause_before: str, window: int = NEGATION_WINDOW) -> str | None:
         word = words[index]
         if word in _NEGATION_CUES or (word == "one" and index > 0 and words[index - 1] == "no"):
             following = words[index + 1] if index + 1 < len(words) else ""
-            if following in _PSEUDO_AFTER:
-                continue
+            if following in _PSEUDO_AFTER or (word == "no" and following[:1].isdigit()):
+                continue  # "not sure he hit her"; "the man at no 14 punched him" (a house number)
             return word
     return None
 
@@ -123,7 +127,8 @@ def model_tokens(text: str) -> list[str]:
         for index, word in enumerate(words):
             if word in _NEGATION_CUES:
                 following = words[index + 1] if index + 1 < len(words) else ""
-                scope = 0 if following in _PSEUDO_AFTER else NEGATION_WINDOW
+                pseudo = following in _PSEUDO_AFTER or (word == "no" and following[:1].isdigit())
+                scope = 0 if pseudo else NEGATION_WINDOW
                 result.append(word)
                 continue
             if scope:
