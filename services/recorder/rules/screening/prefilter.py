@@ -6,8 +6,8 @@ every match must contain: `\\bpunch(?:ed|es)?\\b` needs "punch", `(?:took|taken)
 a rule is then tried only in windows around its own anchors, no wider than the longest text its pattern can match,
 and not at all when none of its anchors is there. A rule whose pattern has no usable anchor is tried on the whole
 text. The findings are those of trying every rule on the whole text (tests check it on the corpus and on the
-simulator's narratives); what changes is the cost: the regex engine reads a few hundred characters per anchor
-instead of the whole text once per rule.
+simulator's narratives) for every phrase up to MAX_WINDOW characters long; what changes is the cost: the regex
+engine reads a few hundred characters per anchor instead of the whole text once per rule.
 
 Pure: built once from the compiled patterns.
 """
@@ -22,8 +22,10 @@ from typing import Any, Final
 
 MAX_EXACT: Final = 48
 """At most this many strings in a set of exact alternatives (`(?:a|b)(?:c|d)` gives four) before it is cut."""
-MAX_WINDOW: Final = 400
-"""A window reaches at most this far either side of an anchor, whatever the pattern's width (`\\w*`)."""
+MAX_WINDOW: Final = 160
+"""A window reaches at most this far either side of an anchor, whatever the pattern's width: a pattern with `\\w+`
+could match a text of any length, but no phrase a rule looks for is longer than 160 characters (the longest,
+eight words of `(?:\\w+ ){0,7}`, is under 100 in any narrative of the corpus or the simulator)."""
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT))
 
 Node = list[tuple[Any, Any]]
@@ -178,9 +180,10 @@ class Prefilter:
             for string in found or ():
                 owners.setdefault(string, []).append(index)
         strings = sorted(owners)
-        # Looked for at every position (a zero-width search), so an anchor inside or overlapping another is seen
-        # as the full scan would see it; the longest at a position stands for every anchor that is its prefix.
-        self._search = re.compile(f"(?=({trie_pattern(strings)}))") if strings else None
+        # The longest anchor at a position stands for every anchor that is its prefix. The search skips, in C, to
+        # the next position where an anchor starts; positions inside a match found are tried one by one, so an
+        # anchor inside or overlapping another is seen as the whole-text scan would see it.
+        self._trie = re.compile(trie_pattern(strings)) if strings else None
         self._targets = {
             s: [(index, len(p)) for p in strings if s.startswith(p) for index in owners[p]] for s in strings
         }
@@ -188,13 +191,28 @@ class Prefilter:
     def scan(self, text: str, *, enabled: bool = True) -> Scan:
         """Where each pattern's anchors are in the text; `enabled=False` gives a scan that tries every pattern on
         the whole text (the reference the prefiltered scan is tested against)."""
+        if not enabled:
+            return Scan(self, text, None)
         found: dict[int, list[tuple[int, int]]] = {}
-        if enabled and self._search is not None:
-            for match in self._search.finditer(text):
-                start = match.start()
-                for index, length in self._targets[match.group(1)]:
+        if self._trie is not None:
+            for start, string in self._anchor_starts(text):
+                for index, length in self._targets[string]:
                     found.setdefault(index, []).append((start, start + length))
-        return Scan(self, text, found if enabled else None)
+        return Scan(self, text, found)
+
+    def _anchor_starts(self, text: str) -> Iterator[tuple[int, str]]:
+        """Every position where an anchor starts, with the longest anchor there, in text order."""
+        assert self._trie is not None
+        trie = self._trie
+        for match in trie.finditer(text):
+            start, end = match.span()
+            yield start, match.group()
+            for position in range(start + 1, end):
+                inner = trie.match(text, position)
+                if inner is not None:
+                    yield position, inner.group()
+            # An anchor starting inside this match but ending past it is found by the inner loop; the search then
+            # goes on from `end`, as finditer does.
 
 
 class Scan:

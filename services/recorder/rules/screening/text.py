@@ -18,6 +18,7 @@ free-text fields pass it, or a text from elsewhere, is cut. With the rules' keyw
 the classifier's own 3,000-character horizon (model.MODEL_CHARS) this keeps a screening under 5 ms."""
 
 _QUOTES = re.compile(r"(?<![^\W_])'|'(?![^\W_])|[\"\u201c\u201d\u00ab\u00bb]")
+_BREAK_CONTEXT = 16  # the longest text a clause break looks at past its end: ", and then" and a word boundary
 _SPACES = re.compile(r"[^\S\n]+")
 _LINE_BREAKS = re.compile(r" ?\n\s*")
 _CLAUSE_BREAK = re.compile(r"[.;!?\n]+|,\s*(?=(?:but|however|although|though|then|and then)\b)|\b(?:but|however)\b")
@@ -52,7 +53,7 @@ def prepare_text(raw: str | None, *, limit: int = SCREEN_CHARS) -> PreparedText:
         return PreparedText("", False)
     # Read a little beyond the cap before cleaning (folded whitespace and dropped control characters shorten it),
     # yet a 100 kB text is never cleaned in full.
-    head = raw[: limit + limit // 4 + 64]
+    head = raw[: limit + limit // 8 + 64]
     text = unicodedata.normalize("NFKC", head)
     text = "\n".join(_printable(line) for line in text.split("\n"))
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
@@ -93,7 +94,10 @@ def clause_start(text: str, position: int, lookback: int) -> int:
     is never split whole)."""
     low = max(0, position - lookback)
     start = low
-    for match in _CLAUSE_BREAK.finditer(text, low, position):
+    # A break is judged with some text after it (its lookahead, a word boundary), as in the whole text.
+    for match in _CLAUSE_BREAK.finditer(text, low, position + _BREAK_CONTEXT):
+        if match.end() > position:
+            break
         start = match.end()
     return start
 
