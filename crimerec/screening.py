@@ -31,6 +31,10 @@ HOLDOUT_EVERY: Final = 4  # one in four of each stratum is held out
 PARAMS: Final = {"min_df": 2, "sublinear_tf": True, "C": 4.0, "solver": "liblinear", "class_weight": "balanced"}
 HEADS: Final = ["crime", *(f.value for f in OffenceFamily)]
 SIMULATED_DAYS: Final = 30
+TARGET_RECALL: Final = 0.90
+TARGET_PRECISION: Final = 0.80
+SIMULATED_SEEDS: Final = (18, 19)
+"""Two 30-day runs: one run plants some 30 crimes in non-crime logs, too few to read a recall of 0.9 from."""
 
 CorpusDir = Annotated[Path | None, typer.Option("--corpus", help="Folder of *.jsonl; default: the shipped corpus.")]
 ModelOut = Annotated[Path | None, typer.Option("--out", help="Model file to write; default: the shipped one.")]
@@ -183,27 +187,36 @@ def evaluate_items(
     return report
 
 
-def simulated_items(days: float = SIMULATED_DAYS, seed: int = SEED) -> dict[str, list[tuple[str, bool, list[str]]]]:
-    """Narratives of a simulated run of the default profile, labelled by the plan's truth: every contact with a
-    victim-based crime against every non-crime contact, and the screened part alone (crimes hidden in non-crime
-    logs against non-crimes). Offences against the state (recorded on the officer's word) are left out."""
-    from crimerec.simulation.plan import Profile, plan
+def simulated_items(
+    days: float = SIMULATED_DAYS, seeds: Sequence[int] = SIMULATED_SEEDS
+) -> dict[str, list[tuple[str, bool, list[str]]]]:
+    """Narratives of simulated runs of the default profile (one per seed, `days` each, pooled), labelled by the
+    plan's truth: whether the narrative discloses a crime, and its family. Three sets:
 
-    simulated = plan(
-        Profile.load("default"), seed=seed, force="GMP", start=datetime(2026, 11, 2, tzinfo=UTC), days=days, run="scr"
-    )
-    everything: list[tuple[str, bool, list[str]]] = []
-    screened: list[tuple[str, bool, list[str]]] = []
-    for contact in simulated.contacts:
-        narrative = contact.body.get("narrative") or ""
-        if contact.kind != "non_crime" and not contact.body["victims"] and contact.kind == "recorded":
-            continue  # against the state
-        label = contact.kind != "non_crime"
-        item = (narrative, label, [])
-        everything.append(item)
-        if contact.kind in ("non_crime", "hidden_in_narrative"):
-            screened.append(item)
-    return {"all": everything, "screened": screened}
+    - `all`: every contact with a victim-based crime and every non-crime contact (offences against the state,
+      recorded on the officer's word, are left out);
+    - `screened`: the contacts the recorder screens, those not recorded at first contact (non-crime, hidden in a
+      non-crime log, third-party reports), as `crimerec evaluate` scores a run;
+    - `non_crime_logs`: the contacts logged as non-crime only (a crime hidden in one, or a fraud, against the rest),
+      where the screener is the only check and every alarming distractor is."""
+    from crimerec.simulation.plan import Profile, plan
+    from crimerec.simulation.truth import RECORDED_AT_FIRST_CONTACT
+
+    profile = Profile.load("default")
+    sets: dict[str, list[tuple[str, bool, list[str]]]] = {"all": [], "screened": [], "non_crime_logs": []}
+    for seed in seeds:
+        simulated = plan(profile, seed=seed, force="GMP", start=datetime(2026, 11, 2, tzinfo=UTC), days=days, run="scr")
+        for contact in simulated.contacts:
+            if contact.kind == "recorded" and not contact.body["victims"]:
+                continue  # against the state
+            truth = contact.narrative
+            item = (contact.body.get("narrative") or "", truth.discloses_crime, [truth.family] if truth.family else [])
+            sets["all"].append(item)
+            if contact.kind not in RECORDED_AT_FIRST_CONTACT:
+                sets["screened"].append(item)
+            if contact.kind in ("non_crime", "hidden_in_narrative"):
+                sets["non_crime_logs"].append(item)
+    return sets
 
 
 def _print_report(title: str, report: dict[str, Any], *, errors: int = 0) -> None:
@@ -215,6 +228,11 @@ def _print_report(title: str, report: dict[str, Any], *, errors: int = 0) -> Non
                 f"  {layer:9} precision {r['precision']:.3f}  recall {r['recall']:.3f}  F1 {r['f1']:.3f}  "
                 f"(n={r['n']}, positives={r['positives']}, tp={r['tp']}, fp={r['fp']}, fn={r['fn']})"
             )
+    if "combined" in report:
+        r = report["combined"]
+        met = r["recall"] >= TARGET_RECALL and r["precision"] >= TARGET_PRECISION
+        console.print(f"  target (recall >= {TARGET_RECALL} at precision >= {TARGET_PRECISION}): "
+                      f"{'[green]met[/green]' if met else '[red]not met[/red]'}")  # fmt: skip
     for family, r in report.get("families", {}).items():
         console.print(
             f"    {family:19} precision {r['precision']:.3f}  recall {r['recall']:.3f}  (positives={r['positives']})"
@@ -223,26 +241,36 @@ def _print_report(title: str, report: dict[str, Any], *, errors: int = 0) -> Non
         console.print(f"    {line}", markup=False)
 
 
-def _metrics(rules: PhraseRules, model: LinearTextModel, train: list[Any], held: list[Any]) -> dict[str, Any]:
+def _metrics(
+    rules: PhraseRules, model: LinearTextModel, train: list[Any], held: list[Any], days: float = SIMULATED_DAYS
+) -> dict[str, Any]:
     def as_items(items: list[dict[str, Any]]) -> list[tuple[str, bool, list[str]]]:
         return [(i["text"], bool(i["label"]), list(i["families"])) for i in items]
 
-    simulated = simulated_items()
+    simulated = simulated_items(days) if days > 0 else {}
     result = {
         "model_version": model.version,
         "rules_version": rules.version,
         "threshold": THRESHOLD,
         "corpus": {"items": len(train) + len(held), "train": len(train), "held_out": len(held)},
         "held_out": evaluate_items(as_items(held), rules, model),
-        "simulated_30_days": {k: evaluate_items(v, rules, model) for k, v in simulated.items()},
+        "simulated": {
+            "days_per_run": days,
+            "seeds": list(SIMULATED_SEEDS),
+            **{k: evaluate_items(v, rules, model) for k, v in simulated.items()},
+        },
     }
-    for report in (result["held_out"], *result["simulated_30_days"].values()):
+    for report in (result["held_out"], *(result["simulated"][k] for k in simulated)):
         report.pop("errors")
     return result
 
 
 @app.command()
-def train(corpus: CorpusDir = None, out: ModelOut = None) -> None:
+def train(
+    corpus: CorpusDir = None,
+    out: ModelOut = None,
+    simulated_days: Annotated[float, typer.Option(help="Days per simulated run in metrics.json; 0 for none.")] = 30,
+) -> None:
     """Trains the classifier on three quarters of the labelled corpus; writes the model file and metrics.json."""
     items = load_corpus(corpus)
     training, held = split(items)
@@ -250,7 +278,7 @@ def train(corpus: CorpusDir = None, out: ModelOut = None) -> None:
     path = out or shipped_path(MODEL_FILE)
     path.write_text(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
     model = LinearTextModel.from_data(data)
-    metrics = _metrics(load_rules(), model, training, held)
+    metrics = _metrics(load_rules(), model, training, held, simulated_days)
     (path.parent / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     console.print(f"trained {data['version']} on {len(training)} narratives ({len(held)} held out); wrote {path}")
     _print_report("held-out quarter", metrics["held_out"])
@@ -262,9 +290,13 @@ def evaluate(
     model_path: Annotated[Path | None, typer.Option("--model", help="Model file; default: the shipped one.")] = None,
     simulated_days: Annotated[float, typer.Option(help="Days of simulated contacts to screen; 0 for none.")] = 30,
     errors: Annotated[int, typer.Option(help="Print this many misclassified narratives per set.")] = 0,
+    seeds: Annotated[
+        list[int] | None, typer.Option("--seed", help="Simulator seeds (repeat); default 18 and 19.")
+    ] = None,
 ) -> None:
     """Prints precision, recall and F1 of the rules, the model and the combined screener on the held-out quarter
     (and per family), and on a simulated run."""
+    seeds = list(seeds or SIMULATED_SEEDS)
     rules = load_rules()
     model, problem = load_model(model_path)
     if model is None:
@@ -273,6 +305,9 @@ def evaluate(
     report = evaluate_items([(i["text"], bool(i["label"]), list(i["families"])) for i in held], rules, model)
     _print_report(f"held-out quarter ({len(held)} narratives)", report, errors=errors)
     if simulated_days > 0:
-        for name, items in simulated_items(simulated_days).items():
-            _print_report(f"simulated {simulated_days:g} days, {name} ({len(items)} contacts)",
+        runs = (
+            f"{len(seeds)} run{'s' * (len(seeds) > 1)} x {simulated_days:g} days (seeds {', '.join(map(str, seeds))})"
+        )
+        for name, items in simulated_items(simulated_days, seeds).items():
+            _print_report(f"simulated {runs}, {name} ({len(items)} contacts)",
                           evaluate_items(items, rules, model), errors=errors)  # fmt: skip

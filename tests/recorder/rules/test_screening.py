@@ -75,6 +75,53 @@ RULE_CASES: list[tuple[str, bool, OffenceFamily | None]] = [
     ("He has been stalking her for weeks.", True, F.THREATS_HARASSMENT),
     ("Caller reports harassment by her former landlord.", True, F.THREATS_HARASSMENT),
     ("She is not being harassed, she just wants advice.", False, None),
+    # medical senses of violent words (neutralised), beside the wound itself
+    ("Her dad has a stabbing pain in his side and is struggling to breathe.", False, None),
+    ("It feels like someone is punching me in the chest, can an ambulance come.", False, None),
+    ("Shooting pains down his leg since the morning.", False, None),
+    ("He stabbed me in the side with a screwdriver.", True, F.VIOLENCE),
+    # a threat to harm oneself is welfare; telling someone to kill themself, or threatening another, is not
+    ("My brother is threatening to kill himself again.", False, None),
+    ("She says she wants to hurt herself and has locked the bathroom door.", False, None),
+    ("Her son keeps saying he is going to kill himself after his exams.", False, None),
+    ("He said he would kill me and then kill himself.", True, F.THREATS_HARASSMENT),
+    ("Girls from school keep telling her to go and kill herself on Snapchat.", True, F.THREATS_HARASSMENT),
+    # civil and consumer disputes in the words of a crime
+    ("I feel robbed by the parking charge at the hospital, I want to complain about the firm.", False, None),
+    ("He was ripped off by the garage, civil matter advised.", False, None),
+    ("He was robbed at knifepoint outside the bank.", True, F.THEFT_ROBBERY),
+    # animals, and what they go for
+    ("The dog attacked the post again and shredded the letters.", False, None),
+    ("A fox killed all our chickens overnight.", False, None),
+    ("A seagull snatched his chips on the front.", False, None),
+    ("He set his dog on me in the park.", True, F.VIOLENCE),
+    # sport, games, films; idioms said in jest
+    ("We got battered 4-0 on Saturday and the lads are singing in the car park.", False, None),
+    ("We were robbed by the referee, fans are arguing outside the ground.", False, None),
+    ("I could kill him for forgetting my birthday.", False, None),
+    ("My mum will kill me if I'm late again.", False, None),
+    ("Kids playing paintball in the woods, sounded like shooting.", False, None),
+    # officer shorthand for a non-crime, and a theft that was not
+    ("Verbal argument only, no offences disclosed, both parties calm.", False, None),
+    ("Reported her car stolen, then found it where she had parked it.", False, None),
+    ("Thought his bike was nicked but his son had borrowed it.", False, None),
+    ("Car stolen from the drive overnight, both keys still in the house.", True, F.THEFT_ROBBERY),
+    # a missing person is no missing property
+    ("My nan has gone missing from the care home, she has dementia.", False, None),
+    ("Man reporting his mother missing from her care home.", False, None),
+    ("Money keeps going missing from her purse since the lodger moved in.", True, F.THEFT_ROBBERY),
+    # quotation marks do not hide a phrase; a house number is no negation
+    ("He said he'll 'sort her out' if she reports it.", True, F.THREATS_HARASSMENT),
+    ("The man at no 14 came out and punched him.", True, F.VIOLENCE),
+    # more ways of telling
+    ("She moved £3,000 to a safe account after a call from her bank.", True, F.FRAUD),
+    ("Paid a £500 deposit for a puppy online and the seller has stopped answering.", True, F.FRAUD),
+    ("Attempted entry at the rear door, pry marks round the lock, nothing taken.", True, F.THEFT_ROBBERY),
+    ("he forced himself on me even though i said no", True, F.SEXUAL),
+    ("He sends her photos of her own front door.", True, F.THREATS_HARASSMENT),
+    ("Somebody cut the lock on my neighbour's bike and rode off on it.", True, F.THEFT_ROBBERY),
+    ("IP home address entered via rear window, untidy search.", True, F.THEFT_ROBBERY),
+    ("Stated he will have her legs broken if she goes to the police.", True, F.THREATS_HARASSMENT),
 ]
 
 
@@ -107,6 +154,21 @@ def test_combined_screener_keeps_the_rules_verdict_on_plain_cases(narrative: str
     assert result.mode is ScreeningMode.RULES_AND_MODEL
     assert result.model_score is not None
     assert "+model-" in result.screener_version
+
+
+def test_a_neutralised_idiom_leaves_the_rest_of_the_text_read() -> None:
+    result = screen_text(
+        "He has a stabbing pain in his chest. Earlier her husband punched her.", rules=RULES, model=None
+    )
+    assert result.positive
+    assert "violence/blow: 'punched'" in result.evidence
+    assert not any("weapon" in e for e in result.evidence)
+
+
+def test_a_dampener_is_named_in_the_evidence() -> None:
+    result = screen_text("Reported her bike stolen but found it in her garage.", rules=RULES, model=None)
+    assert not result.positive
+    assert "dampened: found_again" in result.evidence
 
 
 def test_negated_phrase_is_named_in_the_evidence() -> None:

@@ -63,5 +63,5 @@ def test_corrupt_model_file_gives_rules_only(tmp_path: Path, content: bytes) -> 
 def test_loaded_screener_status_names_both_versions() -> None:
     screener = load_screener()
     assert screener.status["mode"] == "rules+model"
-    assert screener.status["rules_version"].startswith("rules-1.")
+    assert screener.status["rules_version"].startswith("rules-2.")
     assert screener.status["problem"] is None

@@ -5,21 +5,23 @@ Pure: `PhraseRules.from_data` takes the parsed data file; `match` reads one prep
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.screening import OffenceFamily
-from services.recorder.rules.screening.text import clauses, negated
+from services.recorder.rules.screening.prefilter import Prefilter
+from services.recorder.rules.screening.text import clause_start, negated
 
 CONTEXT_FLOOR: float = 0.5
 """A context rule fires only beside a family scoring at least this on its own rules."""
 MAX_PHRASE: int = 60
 """A matched phrase quoted in the evidence is cut to this many characters: never the narrative itself."""
+NEGATION_LOOKBACK: int = 160
+"""How far back from a phrase a negation cue is looked for (its five words, however long the clause)."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,12 @@ class PhraseRules:
         self.neutralisers = list(neutralisers)
         self.dampeners = list(dampeners)
         # Rules that need another family to have fired are matched last.
-        self._plain = [r for r in self.rules if not r.requires]
-        self._context = [r for r in self.rules if r.requires]
-        self._neutraliser = (
-            re.compile("|".join(f"(?:{n.pattern})" for n in self.neutralisers)) if neutralisers else None
-        )
+        self._plain = [i for i, r in enumerate(self.rules) if not r.requires]
+        self._context = [i for i, r in enumerate(self.rules) if r.requires]
+        # One prefilter for the rules and dampeners (read on the text with benign idioms blanked), one for the
+        # neutralisers (read on the text as it came).
+        self.prefilter = Prefilter([r.pattern for r in self.rules] + [d.pattern for d in self.dampeners])
+        self.neutraliser_filter = Prefilter(self.neutralisers)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> PhraseRules:
@@ -132,39 +135,56 @@ class PhraseRules:
         ]
         return cls(version=f"{declared}.{digest}", rules=rules, neutralisers=neutralisers, dampeners=dampeners)
 
-    @staticmethod
-    def _record(rule: PhraseRule, text: str, starts: list[int], findings: RuleFindings) -> None:
-        hit = _first_hit(rule, text, starts)
-        if hit is None:
-            return
-        (findings.fired if hit.negated_by is None else findings.negated).append(hit)
-
-    def match(self, text: str) -> RuleFindings:
-        """What the rules find in a prepared text (see text.prepare_text)."""
+    def match(self, text: str, *, prefilter: bool = True) -> RuleFindings:
+        """What the rules find in a prepared text (see text.prepare_text). `prefilter=False` tries every pattern on
+        the whole text: the same findings, slower (tests compare the two)."""
         findings = RuleFindings()
         if not text:
             return findings
-        if self._neutraliser is not None:
-            # Blank benign idioms out with spaces of the same length, so offsets and clauses stay as they were.
-            text = self._neutraliser.sub(lambda m: " " * len(m.group()), text)
-        spans = clauses(text)
-        starts = [offset for offset, _ in spans]
-        for rule in self._plain:
-            self._record(rule, text, starts, findings)
+        text = self._blank_idioms(text, prefilter)
+        scan = self.prefilter.scan(text, enabled=prefilter)
+        for index in self._plain:
+            _record(self.rules[index], scan.matches(index), text, findings)
         findings.families = _family_scores(findings.fired)
         # A context rule (a partner named beside a blow) fires only beside a family that is itself a sign.
         strong = {f for f, score in findings.families.items() if score >= CONTEXT_FLOOR}
-        for rule in self._context:
-            if rule.requires & strong:
-                self._record(rule, text, starts, findings)
+        for index in self._context:
+            if self.rules[index].requires & strong:
+                _record(self.rules[index], scan.matches(index), text, findings)
         findings.families = _family_scores(findings.fired)
-        for dampener in self.dampeners:
-            if findings.families and dampener.pattern.search(text):
+        for offset, dampener in enumerate(self.dampeners, start=len(self.rules)):
+            if findings.families and next(scan.matches(offset), None) is not None:
                 findings.dampened.append(dampener)
                 for family in findings.families:
                     if not dampener.families or family in dampener.families:
                         findings.families[family] *= dampener.factor
         return findings
+
+    def _blank_idioms(self, text: str, prefilter: bool) -> str:
+        """The text with every neutraliser's matches blanked out by spaces of the same length, so that offsets and
+        clauses stay as they were."""
+        scan = self.neutraliser_filter.scan(text, enabled=prefilter)
+        spans = sorted(m.span() for index in range(len(self.neutralisers)) for m in scan.matches(index))
+        if not spans:
+            return text
+        pieces: list[str] = []
+        done = 0
+        for start, end in spans:
+            if end <= done:
+                continue
+            start = max(start, done)
+            pieces.append(text[done:start])
+            pieces.append(" " * (end - start))
+            done = end
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+
+def _record(rule: PhraseRule, matches: Iterable[re.Match[str]], text: str, findings: RuleFindings) -> None:
+    """Files the rule's first hit (see _first_hit) as fired or negated."""
+    hit = _first_hit(rule, matches, text)
+    if hit is not None:
+        (findings.fired if hit.negated_by is None else findings.negated).append(hit)
 
 
 def _family_scores(fired: list[PhraseHit]) -> dict[OffenceFamily, float]:
@@ -175,14 +195,12 @@ def _family_scores(fired: list[PhraseHit]) -> dict[OffenceFamily, float]:
     return {family: 1 - miss for family, miss in misses.items()}
 
 
-def _first_hit(rule: PhraseRule, text: str, starts: list[int]) -> PhraseHit | None:
+def _first_hit(rule: PhraseRule, matches: Iterable[re.Match[str]], text: str) -> PhraseHit | None:
     """The rule's first match that no negation reaches; else its first negated match; else None."""
     first_negated: PhraseHit | None = None
-    for match in rule.pattern.finditer(text):
+    for match in matches:
         start = match.start()
-        index = bisect.bisect_right(starts, start) - 1
-        clause_start = starts[index] if index >= 0 else 0
-        cue = negated(text[clause_start:start])
+        cue = negated(text[clause_start(text, start, NEGATION_LOOKBACK) : start])
         phrase = match.group().strip()[:MAX_PHRASE]
         if not phrase:
             continue
