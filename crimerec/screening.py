@@ -89,7 +89,7 @@ def fit(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], Callable[[list
     matrix = vectorizer.fit_transform(texts)
     coefs: list[list[float]] = []
     intercepts: list[float] = []
-    classifiers = []
+    classifiers: list[LogisticRegression | None] = []
     for head in HEADS:
         y = [bool(i["label"]) if head == "crime" else head in i["families"] for i in items]
         classifier = LogisticRegression(
@@ -125,6 +125,7 @@ def fit(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], Callable[[list
         "terms": terms,
     }
     crime = classifiers[0]
+    assert crime is not None, "the corpus must hold crimes and non-crimes to train the crime head"
 
     def sklearn_probability(batch: list[str]) -> list[float]:
         return [float(p) for p in crime.predict_proba(vectorizer.transform(batch))[:, 1]]
@@ -199,7 +200,7 @@ def simulated_items(days: float = SIMULATED_DAYS, seed: int = SEED) -> dict[str,
         if contact.kind != "non_crime" and not contact.body["victims"] and contact.kind == "recorded":
             continue  # against the state
         label = contact.kind != "non_crime"
-        item = (narrative, label, [])
+        item: tuple[str, bool, list[str]] = (narrative, label, [])
         everything.append(item)
         if contact.kind in ("non_crime", "hidden_in_narrative"):
             screened.append(item)
@@ -228,7 +229,7 @@ def _metrics(rules: PhraseRules, model: LinearTextModel, train: list[Any], held:
         return [(i["text"], bool(i["label"]), list(i["families"])) for i in items]
 
     simulated = simulated_items()
-    result = {
+    result: dict[str, Any] = {
         "model_version": model.version,
         "rules_version": rules.version,
         "threshold": THRESHOLD,
