@@ -90,7 +90,14 @@ def test_hosts_are_allowed_by_exact_name_address_or_subdomain_pattern() -> None:
     assert not host_allowed("alerts.gmp.police.uk", [])
 
 
-def test_the_settings_take_json_lists_and_refuse_a_pattern_that_is_not_a_host() -> None:
+def test_the_settings_take_json_lists_and_refuse_a_pattern_that_is_not_a_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRIMEREC_AUDITOR_WEBHOOK_ALLOWED_HOSTS", '["alerts.gmp.police.uk", "*.mps.police.uk"]')
+    monkeypatch.setenv("CRIMEREC_AUDITOR_WEBHOOK_ALLOWED_NETWORKS", '["10.20.0.0/16", "fd00::/8"]')
+    from_env = AuditorSettings()
+    assert from_env.webhook_allowed_hosts == ["alerts.gmp.police.uk", "*.mps.police.uk"]
+    assert [str(n) for n in from_env.webhook_allowed_networks] == ["10.20.0.0/16", "fd00::/8"]
+    monkeypatch.delenv("CRIMEREC_AUDITOR_WEBHOOK_ALLOWED_HOSTS")
+    monkeypatch.delenv("CRIMEREC_AUDITOR_WEBHOOK_ALLOWED_NETWORKS")
     settings = AuditorSettings(
         webhook_allowed_hosts=["*.gmp.police.uk", "10.20.0.5", "fd00::5"], webhook_allowed_networks=["10.20.0.0/16"]
     )
