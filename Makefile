@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo up test lint audit bench schemas clean chaos
+.PHONY: demo up test lint audit lock bench schemas clean chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +20,22 @@ demo: $(STAMP)
 up: $(STAMP)
 	$(BIN)/crimerec up
 
-## lint: ruff, import rules, types of the contracts and the rules
+## lint: ruff (with its security rules), import rules, mypy --strict over services/, crimerec/ and schemas/
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy schemas
+	$(BIN)/mypy
 
-## audit: known vulnerabilities in the installed dependencies (PyPI advisory database, via pip-audit); crimerec
-## itself is skipped, it is not on PyPI
+## audit: known vulnerabilities in the locked dependencies (requirements.lock; PyPI's advisory data, via pip-audit).
+## --strict: a dependency that cannot be looked up fails the audit instead of being skipped in silence (where PyPI's
+## JSON API cannot be reached, every one is, so the audit fails rather than pass having checked nothing).
 audit: $(STAMP)
-	$(BIN)/pip-audit --progress-spinner off --skip-editable
+	$(BIN)/pip-audit --progress-spinner off --strict --no-deps --disable-pip -r requirements.lock
+
+## lock: write requirements.lock from the installed environment (after changing a dependency)
+lock: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable | LC_ALL=C sort --ignore-case > requirements.lock
 
 ## test: lint, then the whole suite on real PostgreSQL and a real Kafka-protocol broker
 test: lint

@@ -93,7 +93,7 @@ def fit(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], Callable[[list
     matrix = vectorizer.fit_transform(texts)
     coefs: list[list[float]] = []
     intercepts: list[float] = []
-    classifiers = []
+    classifiers: list[LogisticRegression | None] = []
     for head in HEADS:
         y = [bool(i["label"]) if head == "crime" else head in i["families"] for i in items]
         classifier = LogisticRegression(
@@ -129,6 +129,7 @@ def fit(items: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], Callable[[list
         "terms": terms,
     }
     crime = classifiers[0]
+    assert crime is not None, "the corpus must hold crimes and non-crimes to train the crime head"
 
     def sklearn_probability(batch: list[str]) -> list[float]:
         return [float(p) for p in crime.predict_proba(vectorizer.transform(batch))[:, 1]]
@@ -210,7 +211,8 @@ def simulated_items(
             if contact.kind == "recorded" and not contact.body["victims"]:
                 continue  # against the state
             truth = contact.narrative
-            item = (contact.body.get("narrative") or "", truth.discloses_crime, [truth.family] if truth.family else [])
+            families = [truth.family] if truth.family else []
+            item: tuple[str, bool, list[str]] = (contact.body.get("narrative") or "", truth.discloses_crime, families)
             sets["all"].append(item)
             if contact.kind not in RECORDED_AT_FIRST_CONTACT:
                 sets["screened"].append(item)
@@ -248,7 +250,7 @@ def _metrics(
         return [(i["text"], bool(i["label"]), list(i["families"])) for i in items]
 
     simulated = simulated_items(days) if days > 0 else {}
-    result = {
+    result: dict[str, Any] = {
         "model_version": model.version,
         "rules_version": rules.version,
         "threshold": THRESHOLD,

@@ -100,7 +100,7 @@ async def prepare_broker(engines: EngineSettings, *, republish: bool) -> int:
         return 0
     engine = create_engine(engines)
     try:
-        counts = [await republish_outbox(engine, spec.outbox) for spec in SERVICES.values()]
+        counts = [await republish_outbox(engine, spec.outbox) for spec in SERVICES.values() if spec.outbox is not None]
     finally:
         await engine.dispose()
     return sum(counts)

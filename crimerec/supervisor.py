@@ -118,7 +118,7 @@ class Stack:
                 f"Kafka: embedded Tansu broker on {bootstrap} (memory: its log is re-seeded from the outboxes)"
             )
         self.engines = EngineSettings(
-            database_url=url,  # type: ignore[arg-type]
+            database_url=url,
             kafka_bootstrap=bootstrap,
             kafka_enable_idempotence=False if self.kafka else EngineSettings().kafka_enable_idempotence,
         )

@@ -18,18 +18,16 @@ from schemas.payload import EventPayload as EventPayload
 from schemas.screening_events import ContactScreened as ContactScreened
 from schemas.screening_events import ReviewAction as ReviewAction
 from schemas.screening_events import ScreeningReviewed as ScreeningReviewed
-from schemas.vocabulary import (
-    Actor,
-    AuthorityMode,
-    CancellationCode,
-    CancellationGrounds,
-    CrimeReference,
-    FlagStatus,
-    Outcome,
-    Role,
-    RulesVersion,
-)
-from schemas.vocabulary import VerifiableInformation as VerifiableInformation  # part of the events' contract
+from schemas.vocabulary import Actor as Actor
+from schemas.vocabulary import AuthorityMode as AuthorityMode
+from schemas.vocabulary import CancellationCode as CancellationCode
+from schemas.vocabulary import CancellationGrounds as CancellationGrounds
+from schemas.vocabulary import CrimeReference as CrimeReference
+from schemas.vocabulary import FlagStatus as FlagStatus
+from schemas.vocabulary import Outcome as Outcome
+from schemas.vocabulary import Role as Role
+from schemas.vocabulary import RulesVersion as RulesVersion
+from schemas.vocabulary import VerifiableInformation as VerifiableInformation  # all re-exported: the contract
 
 
 class ContactReceived(EventPayload):

@@ -196,11 +196,12 @@ async def services(engines: EngineSettings, keys: Keys) -> AsyncIterator[Service
     from services.intake.settings import IntakeSettings
     from services.recorder.app import create_app as recorder_app
     from services.recorder.settings import RecorderSettings
+    from tests.support import LOOPBACK_WEBHOOKS
 
     apps = [
         intake_app(IntakeSettings(engines=engines)),
         recorder_app(RecorderSettings(engines=engines)),
-        auditor_app(AuditorSettings(engines=engines)),
+        auditor_app(AuditorSettings(engines=engines, **LOOPBACK_WEBHOOKS)),
     ]
     clients = []
     async with contextlib.AsyncExitStack() as exit_stack:

@@ -61,3 +61,12 @@ def shared_example(name: str) -> dict[str, Any]:
 def idempotency_key() -> dict[str, str]:
     """A fresh Idempotency-Key header."""
     return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+# Auditor settings that let webhooks reach this machine's loopback receivers, and nothing else: every test auditor
+# that takes subscriptions uses them (the default allow-list is empty, so no subscription could be made).
+LOOPBACK_WEBHOOKS: dict[str, Any] = {
+    "webhook_allowed_hosts": ["127.0.0.1", "localhost", "::1"],
+    "webhook_allowed_networks": ["127.0.0.0/8", "::1/128"],
+    "webhook_allow_http": True,
+}

@@ -14,7 +14,7 @@ import httpx
 
 from crimerec.simulation.driver import wait_for_auditor
 from crimerec.simulation.truth import LIMIT, RECORDED_AT_FIRST_CONTACT
-from services.auditor.rules.detectors import Rule
+from services.auditor.rules.flags import Rule
 from services.auditor.rules.statistics import REPORTED_GROUPS, unrecorded_per_year, wilson
 
 # Rules whose breach the events show; the simulated people cannot commit the others through crimerec's recorder

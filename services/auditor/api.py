@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
@@ -159,7 +159,9 @@ async def _change(
     return await _detail(request, flag_id, principal, consulted=False)
 
 
-FLAG_CONFLICT = {409: {"model": Problem, "description": "The flag cannot change so (resolved, or cured by an event)."}}
+FLAG_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "The flag cannot change so (resolved, or cured by an event)."}
+}
 
 
 @router.post(

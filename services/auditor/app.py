@@ -6,6 +6,7 @@ from schemas.catalogue import OffenceCatalogue
 from services.auditor import api, handlers, judging, service
 from services.auditor.alerts import jobs as alert_jobs
 from services.auditor.alerts import stream, subscriptions
+from services.auditor.alerts.destinations import Resolver
 from services.auditor.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.auditor.rules.standard import Standard
 from services.auditor.settings import AuditorSettings
@@ -21,9 +22,11 @@ without an N100, improper cancellations, downgrades — the moment each can be k
 """
 
 
-def create_app(settings: AuditorSettings | None = None) -> FastAPI:
-    """The auditor HTTP app with its projection consumer and deadline sweeper."""
+def create_app(settings: AuditorSettings | None = None, *, resolver: Resolver | None = None) -> FastAPI:
+    """The auditor HTTP app with its projection consumer, deadline sweeper and webhook deliverer (which resolves
+    callback hosts with `resolver`, the system's by default)."""
     settings = settings or AuditorSettings()
+    destinations = alert_jobs.destinations(settings, resolver)
     standard = Standard(
         catalogue=OffenceCatalogue.default(), policy=settings.policy(), event_time=settings.clock == "event_time"
     )
@@ -43,7 +46,10 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.subscriptions(standard=standard),
-        housekeeping=[("deadline-sweeper", (settings.sweep_seconds, sweep)), *alert_jobs.housekeeping(settings)],
+        housekeeping=[
+            ("deadline-sweeper", (settings.sweep_seconds, sweep)),
+            *alert_jobs.housekeeping(settings, destinations),
+        ],
     )
     app = create_service_app(
         runtime,
@@ -52,5 +58,6 @@ def create_app(settings: AuditorSettings | None = None) -> FastAPI:
         routers=[api.router, stream.router, subscriptions.router],
     )
     app.state.settings = settings
+    app.state.destinations = destinations
     app.state.standard = standard
     return app

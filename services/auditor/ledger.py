@@ -231,5 +231,5 @@ async def change_flag(
         uow.session, flag_id=flag_id, status=status.value, resolution=resolution, now=now
     )
     assert updated is not None
-    await publish(uow, [FlagChange(flag=updated._mapping, at=now, by=by, note=note)])
+    await publish(uow, [FlagChange(flag=updated._asdict(), at=now, by=by, note=note)])
     return updated

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, false, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Result, Row, Select, and_, bindparam, false, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auditor.models import (
@@ -136,7 +137,7 @@ async def removals_of(session: AsyncSession, crime_reference: str) -> Sequence[R
     return (await session.execute(select(removals).where(removals.c.crime_reference == crime_reference))).all()
 
 
-def contacts_due_query(*, now: datetime, limit: int = 1000) -> Select[tuple[UUID]]:
+def contacts_due_query(*, now: datetime, limit: int = 1000) -> Select[UUID]:
     """Contacts whose recording deadline has passed and which have not been checked at it yet (locked)."""
     return (
         select(contacts.c.contact_id)
@@ -158,7 +159,7 @@ async def mark_deadline_checked(session: AsyncSession, contact_ids: Sequence[UUI
     await session.execute(update(contacts).where(contacts.c.contact_id.in_(contact_ids)).values(deadline_checked=True))
 
 
-def removals_due_query(*, now: datetime, limit: int = 1000) -> Select[Any]:
+def removals_due_query(*, now: datetime, limit: int = 1000) -> Select[*tuple[Any, ...]]:
     """Removals whose victim-notice limit has passed and which have not been checked yet (locked)."""
     return (
         select(removals)
@@ -224,14 +225,13 @@ async def set_flag_status(
     session: AsyncSession, *, flag_id: int, status: str, resolution: str | None, now: datetime
 ) -> Row[Any] | None:
     """Moves a flag to a new status."""
-    return (
-        await session.execute(
-            update(flags)
-            .where(flags.c.flag_id == flag_id)
-            .values(status=status, resolution=resolution, updated_at=now)
-            .returning(flags)
-        )
-    ).first()
+    result: Result[Any] = await session.execute(
+        update(flags)
+        .where(flags.c.flag_id == flag_id)
+        .values(status=status, resolution=resolution, updated_at=now)
+        .returning(flags)
+    )
+    return result.first()
 
 
 async def add_flag_history(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -305,7 +305,7 @@ async def contacts_received(session: AsyncSession, *, force: str, start: datetim
     """A force's contacts received in [start, end), with what they reported, how they were decided, and whether
     their recording deadline has been judged: the recording rate's population, and a sample audit's."""
     c = contacts.c
-    query = select(c.contact_id, c.facts, c.outcome, c.decision, c.deadline_checked).where(
+    query: Select[*tuple[Any, ...]] = select(c.contact_id, c.facts, c.outcome, c.decision, c.deadline_checked).where(
         _force_in_period(c.force, c.received_at, force, start, end), c.facts.is_not(None)
     )
     return (await session.execute(query)).all()
@@ -386,4 +386,5 @@ async def judge_item(session: AsyncSession, *, audit_id: UUID, item_no: int, **v
     result = await session.execute(
         update(audit_items).where(audit_items.c.audit_id == audit_id, audit_items.c.item_no == item_no).values(**values)
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result: it has the row count
     return bool(result.rowcount)

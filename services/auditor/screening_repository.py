@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Select, false, select, update
+from sqlalchemy import Result, Row, Select, false, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ async def record_review(
     session: AsyncSession, contact_id: UUID, *, reviewed_at: datetime, action: str, crime_references: list[str]
 ) -> Row[Any] | None:
     """Notes a screen's review; returns the screen as stored after it, None if the auditor never saw the screen."""
-    result = await session.execute(
+    result: Result[Any] = await session.execute(
         update(screenings)
         .where(screenings.c.contact_id == contact_id)
         .values(reviewed_at=reviewed_at, review_action=action, crime_references=crime_references)
@@ -49,7 +49,8 @@ def screens_due_query(*, now: datetime, limit: int = 1000) -> Select[Any]:
 
 async def screens_due(session: AsyncSession, *, now: datetime, limit: int = 1000) -> Sequence[Row[Any]]:
     """Positive screens whose review deadline has passed and which have not been checked at it yet (locked)."""
-    return (await session.execute(screens_due_query(now=now, limit=limit))).all()
+    result: Result[Any] = await session.execute(screens_due_query(now=now, limit=limit))
+    return result.all()
 
 
 async def mark_screens_checked(session: AsyncSession, contact_ids: Sequence[UUID]) -> None:

@@ -176,7 +176,7 @@ async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard)
     told = await repository.notifications_for(session, {row.crime_reference for row in removals})
     for row in removals:
         drafts = cancellations.victim_not_told(
-            _removal_fact(row._mapping), notified_at=told.get(row.crime_reference, []), now=now, policy=standard.policy
+            _removal_fact(row._asdict()), notified_at=told.get(row.crime_reference, []), now=now, policy=standard.policy
         )
         ledger.raise_(drafts, force=row.force, contact_id=row.contact_id, at=row.notify_by)
     if removals:

@@ -1,12 +1,16 @@
 """Auditor's settings (prefix `CRIMEREC_AUDITOR_`)."""
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.auditor.rules.policy import AuditPolicy
 from services.runtime.settings import ServiceSettings
+
+# A host name (optionally `*.` for any name under it), an IPv4 address or an IPv6 address (no brackets).
+HOST_PATTERN = re.compile(r"(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
 
 
 class AuditorSettings(ServiceSettings):
@@ -48,6 +52,28 @@ class AuditorSettings(ServiceSettings):
     webhook_max_subscriptions: int = Field(
         default=100, ge=1, le=10_000, description="Active or suspended subscriptions a force may hold."
     )
+
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts webhooks may be sent to (JSON list): exact names or addresses, or `*.example.org` for any "
+        "name under example.org. Empty: no subscription can be made.",
+    )
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Private, loopback or link-local networks webhooks may reach (JSON list of CIDRs); any other "
+        "non-public address is refused, after the name is resolved and again on every connection.",
+    )
+    webhook_allow_http: bool = Field(
+        default=False, description="Allow plain http:// callbacks (unencrypted: tests and local set-ups only)."
+    )
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            if not HOST_PATTERN.fullmatch(pattern):
+                raise ValueError(f"{pattern[:100]!r} is not a host name, address or *.domain pattern")
+        return value
 
     def policy(self) -> AuditPolicy:
         """The standard the auditor holds the force to."""

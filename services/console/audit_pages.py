@@ -166,9 +166,10 @@ async def open_audit(request: Request, audit_id: str = "") -> Response:
 
 
 def _next_item(items: list[dict[str, Any]], after: int = 0) -> int | None:
-    unjudged = [i["item_no"] for i in items if i["crimes_required"] is None]
+    unjudged: list[int] = [i["item_no"] for i in items if i["crimes_required"] is None]
     later = [n for n in unjudged if n > after]
-    return (later or unjudged or [None])[0]
+    choices = later or unjudged
+    return choices[0] if choices else None
 
 
 @router.get("/audits/{audit_id}", response_class=HTMLResponse)

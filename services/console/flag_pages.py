@@ -82,7 +82,8 @@ async def _flag_pages(
     """Flags passing every filter, from `after` on: (flags, where the next page starts, flags read)."""
     catalogue = catalogue_of(request)
     local = bool(filters["offence_group"] or filters["officer"])
-    after, found, scanned = filters["after"], [], 0
+    after, scanned = filters["after"], 0
+    found: list[dict[str, Any]] = []
     while True:
         limit = UPSTREAM_PAGE if local else min(wanted - len(found), UPSTREAM_PAGE)
         page = await service_calls(request).get(

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import contacts, idempotency_keys, outbox
@@ -96,10 +97,12 @@ async def mark_decided(
         .where(contacts.c.contact_id == contact_id)
         .values(outcome=outcome, crime_references=crime_references, decided_at=decided_at)
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result: it has the row count
     return bool(result.rowcount)
 
 
 async def delete_expired_keys(session: AsyncSession, *, older_than: datetime) -> int:
     """Forgets idempotency keys created before `older_than`; returns how many."""
     result = await session.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than))
+    assert isinstance(result, CursorResult)  # a DELETE's result: it has the row count
     return result.rowcount or 0

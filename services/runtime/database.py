@@ -138,7 +138,7 @@ def _insert_statement(
 ) -> str:
     """The INSERT … SELECT FROM unnest statement: array parameters for the columns that vary, single parameters
     (cast to the column's type) for those every row shares."""
-    dialect = postgresql.dialect()
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect classes are unannotated
     unnested, params, selected = [], [], []
     for i, (name, kind, same) in enumerate(zip(columns, _column_kinds(table, columns), shared, strict=True)):
         column_type = table.c[name].type

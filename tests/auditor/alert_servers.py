@@ -239,12 +239,24 @@ class WebhookReceiver:
 
     received: list[Delivery] = field(default_factory=list)
     failures_left: dict[str, int] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
+    stalls: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, path: str, times: int) -> None:
         """Answers the next `times` POSTs to `path` with 503."""
         with self.lock:
             self.failures_left[path] = times
+
+    def redirect(self, path: str, location: str) -> None:
+        """Answers every POST to `path` with 307 to `location`."""
+        with self.lock:
+            self.redirects[path] = location
+
+    def stall(self, path: str, seconds: float) -> None:
+        """Holds the next POST to `path` this long before answering."""
+        with self.lock:
+            self.stalls[path] = seconds
 
     def at(self, path: str) -> list[Delivery]:
         """What reached one path, in order."""
@@ -271,10 +283,15 @@ class WebhookReceiver:
             failing = self.failures_left.get(path, 0) > 0
             if failing:
                 self.failures_left[path] -= 1
-            status = 503 if failing else 204
+            location = self.redirects.get(path)
+            status = 503 if failing else 307 if location else 204
+            stall = self.stalls.pop(path, 0.0)
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
             self.received.append(Delivery(path=path, headers=headers, body=body, answered=status))
-        await send({"type": "http.response.start", "status": status, "headers": []})
+        if stall:
+            await asyncio.sleep(stall)
+        answer = [(b"location", location.encode())] if location else []
+        await send({"type": "http.response.start", "status": status, "headers": answer})
         await send({"type": "http.response.body", "body": b""})
 
 

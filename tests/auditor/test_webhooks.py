@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from schemas.events import Role
+from schemas.webhooks import SignatureError, verify
 from services.auditor.alerts.webhooks import DeliveryPolicy, delivery_id
 from services.auditor.app import create_app
 from services.auditor.rules.flags import Rule, Severity
@@ -38,6 +39,29 @@ from tests.conftest import OTHER_FORCE, Keys, Server
 from tests.support import eventually
 
 MAX_FAILURES = 3
+TIMEOUT = 2.0
+
+
+class Names:
+    """The auditor's resolver here: test names answer as set (each answer in turn, the last repeating); any other
+    name is not known. Nothing is ever looked up on a real DNS server."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[list[str]]] = {}
+
+    def set(self, host: str, *answers: list[str]) -> None:
+        self.answers[host] = list(answers)
+
+    async def __call__(self, host: str, port: int) -> Sequence[str]:
+        if host in ("127.0.0.1",):
+            return [host]
+        turns = self.answers.get(host)
+        if not turns:
+            raise OSError(-2, "Name or service not known")
+        return turns.pop(0) if len(turns) > 1 else turns[0]
+
+
+NAMES = Names()
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +75,17 @@ def auditor(alert_engines: EngineSettings) -> Iterator[Served]:
     settings = AuditorSettings(
         engines=alert_engines,
         alert_poll_seconds=0.5,
-        webhook_timeout_seconds=2,
+        webhook_timeout_seconds=TIMEOUT,
         webhook_first_retry_seconds=0.1,
         webhook_max_retry_seconds=0.3,
         webhook_max_failures=MAX_FAILURES,
         webhook_poll_seconds=0.05,
+        # Only this machine's receiver, by address or by a test name; 127.0.0.1 alone of the non-public addresses.
+        webhook_allowed_hosts=["127.0.0.1", "*.example.test"],
+        webhook_allowed_networks=["127.0.0.1/32"],
+        webhook_allow_http=True,
     )
-    with serve(create_app(settings), "auditor") as served:
+    with serve(create_app(settings, resolver=NAMES), "auditor") as served:
         yield served
 
 
@@ -107,8 +135,8 @@ async def received(hooks: WebhookReceiver, path: str, count: int) -> list[Delive
     return await eventually(enough, within=15)
 
 
-def expected_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def expected_signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 async def test_each_alert_is_posted_signed_with_the_subscriptions_secret_and_recorded(
@@ -121,10 +149,17 @@ async def test_each_alert_is_posted_signed_with_the_subscriptions_secret_and_rec
     flag = await flags.raise_flag(Rule.HIGH_RISK_CANCELLATION, Severity.HIGH)
     (delivery,) = await received(hooks, "/signed", 1)
 
-    assert delivery.headers["x-crimerec-signature"] == expected_signature(subscription["secret"], delivery.body)
+    timestamp = delivery.headers["x-crimerec-timestamp"]
+    signature = delivery.headers["x-crimerec-signature"]
+    assert signature == expected_signature(subscription["secret"], timestamp, delivery.body)
+    # What a receiver runs: authentic, and sent within the replay window of its clock.
+    assert verify(
+        subscription["secret"], delivery.body, timestamp=timestamp, signature=delivery.headers["x-crimerec-signature"]
+    ) == int(timestamp)
+    with pytest.raises(SignatureError):
+        verify("another-secret", delivery.body, timestamp=timestamp, signature=delivery.headers["x-crimerec-signature"])
     assert delivery.headers["content-type"] == "application/json"
     assert delivery.headers["x-crimerec-event"] == "flag.raised"
-    assert delivery.headers["x-crimerec-timestamp"].isdigit()
     assert uuid.UUID(delivery.headers["x-crimerec-delivery"])
     body = delivery.json()
     assert (body["event"], body["flag_id"], body["rule"], body["force"]) == (
@@ -320,6 +355,123 @@ async def test_subscriptions_are_validated_and_kept_within_the_force(
     active = (await client.get("/v1/subscriptions", headers=supervisor, params={"status": "active"})).json()["items"]
     assert ours["subscription_id"] in {s["subscription_id"] for s in active}
     assert {s["status"] for s in active} == {"active"}
+
+
+async def latest(client: httpx.AsyncClient, keys: Keys, subscription: dict[str, Any], attempts: int) -> dict[str, Any]:
+    """A subscription's detail once it has recorded `attempts` delivery attempts."""
+
+    async def recorded() -> dict[str, Any]:
+        url = f"/v1/subscriptions/{subscription['subscription_id']}"
+        detail: dict[str, Any] = (await client.get(url, headers=keys.auth(Role.SUPERVISOR))).json()
+        assert len(detail["recent_deliveries"]) >= attempts, detail["recent_deliveries"]
+        return detail
+
+    return await eventually(recorded, within=20)
+
+
+async def disclosures(flags: FlagRaiser, flag_id: int, subscription: dict[str, Any]) -> list[str]:
+    """The recipients the access log says a flag was disclosed to by one subscription's deliveries."""
+    async with flags.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT recipient FROM auditor.access_log"
+                " WHERE access = 'disclosure' AND subject_type = 'flag' AND subject_id = :flag"
+                " AND starts_with(detail, :webhook) ORDER BY id"
+            ),
+            {"flag": str(flag_id), "webhook": f"webhook {subscription['subscription_id']},"},
+        )
+    return [r.recipient for r in rows]
+
+
+async def test_a_callback_off_the_allow_list_or_resolving_to_a_refused_address_cannot_be_subscribed(
+    client: httpx.AsyncClient, alert_keys: Keys
+) -> None:
+    supervisor = alert_keys.auth(Role.SUPERVISOR)
+    NAMES.set("internal.example.test", ["10.1.2.3"])
+    NAMES.set("metadata.example.test", ["127.0.0.1", "169.254.169.254"])
+    NAMES.set("loopback.example.test", ["127.0.0.5"])
+    refused = {
+        "https://example.org/alerts": "host 'example.org' is not on the auditor's webhook allow-list",
+        "http://127.0.0.2:9/alerts": "host '127.0.0.2' is not on the auditor's webhook allow-list",
+        "http://localhost:9/alerts": "host 'localhost' is not on the auditor's webhook allow-list",
+        "http://internal.example.test/a": "host 'internal.example.test' resolves to 10.1.2.3 is a private address",
+        "http://metadata.example.test/a": "resolves to 169.254.169.254 is a link-local address",
+        "http://loopback.example.test/a": "resolves to 127.0.0.5 is a loopback address",
+        "http://unknown.example.test/a": "host 'unknown.example.test' does not resolve",
+    }
+    for url, reason in refused.items():
+        body = {"callback_url": url, "description": "not allowed"}
+        response = await client.post("/v1/subscriptions", json=body, headers=supervisor)
+        assert response.status_code == 422, (url, response.text)
+        assert response.headers["content-type"] == PROBLEM_JSON
+        problem = response.json()
+        assert problem["title"] == "Webhook destination not allowed"
+        [error] = problem["errors"]
+        assert error["field"] == "body.callback_url" and reason in error["message"], (url, error)
+    listed = (await client.get("/v1/subscriptions", headers=supervisor, params={"limit": 500})).json()["items"]
+    assert not {s["callback_url"] for s in listed} & set(refused)  # nothing half-stored
+
+
+async def test_a_delivery_goes_to_the_address_checked_and_a_name_rebound_inside_is_refused_before_sending(
+    client: httpx.AsyncClient, alert_keys: Keys, flags: FlagRaiser, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    hooks, base = receiver
+    port = base.rsplit(":", 1)[1]
+    # Only the auditor's resolver knows this name: delivering by it proves the connection went to the address checked.
+    NAMES.set("hooks.example.test", ["127.0.0.1"])
+    named = await subscribe(client, alert_keys, f"http://hooks.example.test:{port}/named")
+    flag = await flags.raise_flag(Rule.LATE_RECORD, Severity.HIGH)
+    (delivery,) = await received(hooks, "/named", 1)
+    assert delivery.headers["host"] == f"hooks.example.test:{port}" and delivery.json()["flag_id"] == flag["flag_id"]
+    assert (await latest(client, alert_keys, named, 1))["last_delivery"]["succeeded"] is True
+    assert await disclosures(flags, flag["flag_id"], named) == ["hooks.example.test"]
+
+    # The name checks out when subscribed, then re-resolves (DNS rebinding) to an address that is not allowed: the
+    # deliverer checks again on connecting and refuses. (127.0.0.2 is loopback, off the allow-list, and no one
+    # listens there: nothing leaves the machine even if the check were broken, and the error would then differ.)
+    NAMES.set("rebind.example.test", ["127.0.0.1"], ["127.0.0.2"])
+    rebound = await subscribe(client, alert_keys, f"http://rebind.example.test:{port}/rebound")
+    flag = await flags.raise_flag(Rule.LATE_RECORD, Severity.HIGH)
+    detail = await latest(client, alert_keys, rebound, 1)
+    attempt = detail["recent_deliveries"][-1]
+    assert (attempt["flag_id"], attempt["succeeded"], attempt["status_code"]) == (flag["flag_id"], False, None)
+    assert attempt["error"] == (
+        "destination refused: host 'rebind.example.test' resolves to 127.0.0.2 is a loopback address and its "
+        "network is not allow-listed"
+    )
+    assert hooks.at("/rebound") == []
+    assert await disclosures(flags, flag["flag_id"], rebound) == []  # nothing was sent: no disclosure
+
+
+async def test_redirects_are_not_followed(
+    client: httpx.AsyncClient, alert_keys: Keys, flags: FlagRaiser, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    hooks, base = receiver
+    hooks.redirect("/moved", f"{base}/elsewhere")
+    subscription = await subscribe(client, alert_keys, f"{base}/moved")
+    flag = await flags.raise_flag(Rule.DOWNGRADE, Severity.HIGH)
+    detail = await latest(client, alert_keys, subscription, 1)
+    attempt = detail["recent_deliveries"][-1]
+    assert (attempt["flag_id"], attempt["succeeded"], attempt["status_code"]) == (flag["flag_id"], False, 307)
+    assert attempt["error"] == "answered 307"
+    assert [d.answered for d in hooks.at("/moved")][:1] == [307] and hooks.at("/elsewhere") == []
+
+
+async def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt_and_retried(
+    client: httpx.AsyncClient, alert_keys: Keys, flags: FlagRaiser, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    hooks, base = receiver
+    hooks.stall("/slow", TIMEOUT + 1)
+    subscription = await subscribe(client, alert_keys, f"{base}/slow")
+    flag = await flags.raise_flag(Rule.UNDER_COUNT, Severity.HIGH)
+    detail = await latest(client, alert_keys, subscription, 2)
+    attempts = [(d["flag_id"], d["attempt"], d["succeeded"], d["error"]) for d in reversed(detail["recent_deliveries"])]
+    assert attempts[:2] == [
+        (flag["flag_id"], 1, False, f"no answer within {TIMEOUT:g} s"),
+        (flag["flag_id"], 2, True, None),
+    ]
+    # The body may have reached the receiver before it went quiet: both attempts are logged as disclosures.
+    assert (await disclosures(flags, flag["flag_id"], subscription))[:2] == ["127.0.0.1", "127.0.0.1"]
 
 
 def test_retries_back_off_doubling_to_a_ceiling_and_suspend_after_too_many_or_too_long() -> None:

@@ -27,13 +27,14 @@ from tests.security.fuzzing import (
     load,
     serve,
 )
+from tests.support import LOOPBACK_WEBHOOKS
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
 
 @pytest.fixture(scope="module")
 def auditor_url(engines: EngineSettings) -> Iterator[str]:
-    yield from serve(create_app(AuditorSettings(engines=engines)), "auditor")
+    yield from serve(create_app(AuditorSettings(engines=engines, **LOOPBACK_WEBHOOKS)), "auditor")
 
 
 @pytest.fixture(scope="module")

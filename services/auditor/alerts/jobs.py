@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from schemas.events import Role
+from services.auditor.alerts.destinations import Destinations, Resolver, system_resolver
 from services.auditor.alerts.feed import AlertFeed
 from services.auditor.alerts.webhooks import DeliveryPolicy, WebhookDeliverer
 from services.auditor.settings import AuditorSettings
@@ -18,8 +19,19 @@ SUPERVISORS = require_roles(Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR)
 Supervisor = Annotated[Principal, SUPERVISORS]  # who may follow a force's alerts
 
 
-def housekeeping(settings: AuditorSettings) -> list[tuple[str, Housekeeping]]:
-    """The alert feed and the webhook deliverer, as background jobs of the auditor's runtime."""
+def destinations(settings: AuditorSettings, resolver: Resolver | None = None) -> Destinations:
+    """Where webhooks may go, from the settings; names resolved by `resolver` (the system's by default)."""
+    return Destinations(
+        hosts=tuple(settings.webhook_allowed_hosts),
+        networks=tuple(settings.webhook_allowed_networks),
+        allow_http=settings.webhook_allow_http,
+        resolver=resolver or system_resolver,
+    )
+
+
+def housekeeping(settings: AuditorSettings, allowed: Destinations) -> list[tuple[str, Housekeeping]]:
+    """The alert feed and the webhook deliverer (sending only to `allowed`), as background jobs of the auditor's
+    runtime."""
     feed = AlertFeed(poll_seconds=settings.alert_poll_seconds, settle_seconds=settings.alert_settle_seconds)
     policy = DeliveryPolicy(
         timeout_seconds=settings.webhook_timeout_seconds,
@@ -31,7 +43,10 @@ def housekeeping(settings: AuditorSettings) -> list[tuple[str, Housekeeping]]:
         concurrency=settings.webhook_concurrency,
     )
     # Both run until the service stops; the interval is only how soon one would be restarted.
-    return [("alert-feed", (0.0, feed)), ("webhook-deliveries", (0.0, WebhookDeliverer(feed=feed, policy=policy)))]
+    return [
+        ("alert-feed", (0.0, feed)),
+        ("webhook-deliveries", (0.0, WebhookDeliverer(feed=feed, policy=policy, destinations=allowed))),
+    ]
 
 
 def alert_feed(runtime: ServiceRuntime) -> AlertFeed:

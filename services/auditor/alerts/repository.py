@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, case, exists, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import Result, Row, case, exists, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.auditor.models import alert_deliveries, alert_stream, alert_subscriptions
@@ -71,7 +71,10 @@ async def database_now(session: AsyncSession) -> datetime:
 
 async def insert_subscription(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
     """Stores a new subscription."""
-    return (await session.execute(insert(alert_subscriptions).values(**values).returning(alert_subscriptions))).one()
+    result: Result[Any] = await session.execute(
+        insert(alert_subscriptions).values(**values).returning(alert_subscriptions)
+    )
+    return result.one()
 
 
 async def count_live_subscriptions(session: AsyncSession, *, force: str) -> int:
@@ -106,14 +109,13 @@ async def get_subscription(session: AsyncSession, subscription_id: UUID, *, lock
 
 async def update_subscription(session: AsyncSession, subscription_id: UUID, **values: Any) -> Row[Any] | None:
     """Changes a subscription (status, by a person)."""
-    return (
-        await session.execute(
-            update(alert_subscriptions)
-            .where(alert_subscriptions.c.subscription_id == subscription_id)
-            .values(updated_at=func.now(), **values)
-            .returning(alert_subscriptions)
-        )
-    ).first()
+    result: Result[Any] = await session.execute(
+        update(alert_subscriptions)
+        .where(alert_subscriptions.c.subscription_id == subscription_id)
+        .values(updated_at=func.now(), **values)
+        .returning(alert_subscriptions)
+    )
+    return result.first()
 
 
 async def latest_deliveries(session: AsyncSession, subscription_ids: Sequence[UUID]) -> dict[UUID, Row[Any]]:
@@ -167,14 +169,13 @@ async def claim_due_subscriptions(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return (
-        await session.execute(
-            update(alert_subscriptions)
-            .where(subs.subscription_id.in_(due.scalar_subquery()))
-            .values(lease_token=token, leased_until=now + lease)
-            .returning(alert_subscriptions)
-        )
-    ).all()
+    result: Result[Any] = await session.execute(
+        update(alert_subscriptions)
+        .where(subs.subscription_id.in_(due.scalar_subquery()))
+        .values(lease_token=token, leased_until=now + lease)
+        .returning(alert_subscriptions)
+    )
+    return result.all()
 
 
 async def record_delivery(session: AsyncSession, values: dict[str, Any]) -> int:
@@ -206,14 +207,13 @@ async def update_leased(
             "suspended_at": case((active, func.now()), else_=subs.suspended_at),
             "suspended_reason": case((active, suspend[:200]), else_=subs.suspended_reason),
         }
-    return (
-        await session.execute(
-            update(alert_subscriptions)
-            .where(subs.subscription_id == subscription_id, subs.lease_token == token)
-            .values(updated_at=func.now(), leased_until=func.now() + lease, **values)
-            .returning(alert_subscriptions)
-        )
-    ).first()
+    result: Result[Any] = await session.execute(
+        update(alert_subscriptions)
+        .where(subs.subscription_id == subscription_id, subs.lease_token == token)
+        .values(updated_at=func.now(), leased_until=func.now() + lease, **values)
+        .returning(alert_subscriptions)
+    )
+    return result.first()
 
 
 async def release_lease(session: AsyncSession, *, subscription_id: UUID, token: UUID, **values: Any) -> None:

@@ -21,7 +21,10 @@ class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     callback_url: str = Field(
-        min_length=1, max_length=2000, description="An http or https URL; each alert is POSTed to it as JSON."
+        min_length=1,
+        max_length=2000,
+        description="An https URL (http only where the auditor allows it) on a host of the auditor's webhook "
+        "allow-list, resolving to a public address or an allow-listed network; each alert is POSTed to it as JSON.",
     )
     rules: list[Rule] | None = Field(
         default=None, min_length=1, max_length=len(Rule), description="Only these rules; omit for every rule."
@@ -86,8 +89,9 @@ class SubscriptionCreated(SubscriptionRead):
     """A new subscription, with the secret its deliveries are signed with."""
 
     secret: str = Field(
-        description="Shown only now. Each delivery carries `X-Crimerec-Signature: sha256=<hex HMAC-SHA256 of the "
-        "raw body with this secret>`."
+        description="Shown only now. Each delivery carries `X-Crimerec-Timestamp: <unix seconds>` and "
+        "`X-Crimerec-Signature: sha256=<hex HMAC-SHA256 with this secret of the timestamp, a dot and the raw body>`; "
+        "refuse one whose timestamp is more than 300 s from your clock (schemas.webhooks.verify does both)."
     )
 
 

@@ -3,6 +3,7 @@ deliveries themselves are `webhooks`."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from sqlalchemy import Row
 
 from services.auditor.access import touches_saying
 from services.auditor.alerts import repository
+from services.auditor.alerts.destinations import DestinationRefused, Destinations
 from services.auditor.alerts.jobs import Supervisor, settled_position
 from services.auditor.alerts.schemas import (
     SubscriptionCreate,
@@ -31,7 +33,7 @@ from services.auditor.rules.flags import rule_values
 from services.auditor.settings import AuditorSettings
 from services.runtime.auth import Principal
 from services.runtime.http import runtime_of
-from services.runtime.problems import PROBLEM_RESPONSES, ProblemError
+from services.runtime.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 from services.runtime.routes import Reading, reading, writing
 
 router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=PROBLEM_RESPONSES)
@@ -39,11 +41,28 @@ router = APIRouter(prefix="/v1", tags=["subscriptions"], responses=PROBLEM_RESPO
 ONE = "/subscriptions/{subscription_id}"
 
 RECENT_DELIVERIES = 20
+RESOLVE_SECONDS = 5.0
 
 
 async def _owned(route: Reading, subscription_id: UUID, *, lock: bool) -> Row[Any]:
     row = await repository.get_subscription(route.session, subscription_id, lock=lock)
     return route.own(row, f"No subscription {subscription_id}.")
+
+
+async def _allowed_destination(destinations: Destinations, url: str) -> None:
+    """Refuses a callback that is not on the allow-list or resolves to an address that is not allowed (422, on the
+    field); deliveries check again on every connection."""
+    try:
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            await destinations.check(url)
+    except (DestinationRefused, TimeoutError) as exc:
+        reason = str(exc) if isinstance(exc, DestinationRefused) else "its host did not resolve in time"
+        raise ProblemError(
+            422,
+            "Webhook destination not allowed",
+            f"callback_url: {reason}.",
+            errors=[FieldError(field="body.callback_url", message=reason)],
+        ) from exc
 
 
 @router.post(
@@ -59,6 +78,7 @@ async def create_subscription(request: Request, body: SubscriptionCreate, princi
     suspended until resumed."""
     runtime = runtime_of(request)
     settings: AuditorSettings = request.app.state.settings
+    await _allowed_destination(request.app.state.destinations, body.callback_url)
     horizon = await settled_position(runtime)
     secret = secrets.token_urlsafe(32)
     detail = f"subscribed {recipient_host(body.callback_url)}"

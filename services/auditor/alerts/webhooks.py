@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -18,10 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import httpcore
 import httpx
 from sqlalchemy import Row
 
+from schemas.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from services.auditor.alerts import repository
+from services.auditor.alerts.destinations import DestinationRefused, Destinations, delivery_pool, host_of
 from services.auditor.alerts.feed import AlertFeed
 from services.auditor.rules.flags import at_or_above
 from services.runtime.access_log import Access
@@ -30,17 +31,12 @@ from services.runtime.service_runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
-SIGNATURE = "X-Crimerec-Signature"
-TIMESTAMP = "X-Crimerec-Timestamp"
+SIGNATURE = SIGNATURE_HEADER
+TIMESTAMP = TIMESTAMP_HEADER
 EVENT = "X-Crimerec-Event"
 DELIVERY = "X-Crimerec-Delivery"
 SEQUENCE = "X-Crimerec-Sequence"
 USER_AGENT = "crimerec-auditor-webhooks/1"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The signature header value of a delivery: HMAC-SHA256 of the exact body bytes, keyed by the secret."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def delivery_id(subscription_id: UUID, seq: int) -> UUID:
@@ -53,9 +49,15 @@ def encode_alert(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _target(callback_url: str) -> httpcore.URL:
+    """A callback as the connection pool takes it."""
+    url = httpx.URL(callback_url)
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+
+
 def recipient_host(callback_url: str) -> str:
     """Who a delivery discloses to, as the access log names them: the callback's host."""
-    return httpx.URL(callback_url).host[:200]
+    return host_of(httpx.URL(callback_url))[:200]
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,18 @@ class Attempt:
 class WebhookDeliverer:
     """Delivers alerts to every active subscription, in order, a few subscriptions at a time per process."""
 
-    def __init__(self, *, feed: AlertFeed, policy: DeliveryPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        feed: AlertFeed,
+        policy: DeliveryPolicy,
+        destinations: Destinations,
+        network: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.feed = feed
         self.policy = policy
+        self.destinations = destinations
+        self.network = network  # how connections are opened to checked addresses (the real network by default)
         self._wake = asyncio.Event()
 
     async def __call__(self, runtime: ServiceRuntime) -> None:
@@ -120,9 +131,8 @@ class WebhookDeliverer:
                 await asyncio.sleep(1.0)
 
     async def _run(self, runtime: ServiceRuntime) -> None:
-        timeout = httpx.Timeout(self.policy.timeout_seconds)
         running: set[asyncio.Task[None]] = set()
-        client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        client = delivery_pool(self.destinations, connections=self.policy.concurrency, inner=self.network)
         async with client:
             with self.feed.subscribe(self._wake):
                 try:
@@ -162,7 +172,11 @@ class WebhookDeliverer:
         return [(row, token) for row in rows]
 
     async def _serve(
-        self, runtime: ServiceRuntime, client: httpx.AsyncClient, claimed: tuple[Row[Any], UUID], horizon: int
+        self,
+        runtime: ServiceRuntime,
+        client: httpcore.AsyncConnectionPool,
+        claimed: tuple[Row[Any], UUID],
+        horizon: int,
     ) -> None:
         """Delivers a subscription's next alerts up to the settled position, stopping at the first failure."""
         subscription, token = claimed
@@ -194,12 +208,14 @@ class WebhookDeliverer:
             async with runtime.sessions() as session, session.begin():
                 await repository.release_lease(session, subscription_id=sid, token=token, **release)
 
-    async def _post(self, client: httpx.AsyncClient, subscription: Row[Any], alert: Row[Any]) -> Attempt:
+    async def _post(self, client: httpcore.AsyncConnectionPool, subscription: Row[Any], alert: Row[Any]) -> Attempt:
         body = encode_alert(alert.body)
+        sent_at = int(time.time())  # signed afresh on every attempt, so a retry is never outside the replay window
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE: sign(subscription.secret, body),
-            TIMESTAMP: str(int(time.time())),
+            "User-Agent": USER_AGENT,
+            SIGNATURE: sign(subscription.secret, sent_at, body),
+            TIMESTAMP: str(sent_at),
             EVENT: str(alert.body.get("event", "")),
             DELIVERY: str(delivery_id(subscription.subscription_id, alert.seq)),
             SEQUENCE: str(alert.seq),
@@ -208,16 +224,26 @@ class WebhookDeliverer:
         status: int | None = None
         error: str | None = None
         disclosed = True
+        timeout = self.policy.timeout_seconds
         try:
+            refusal = self.destinations.url_refusal(subscription.callback_url)  # the allow-list as it is now
+            if refusal is not None:
+                raise DestinationRefused(refusal)
             async with asyncio.timeout(self.policy.timeout_seconds):
-                # Stream, and never read the answer's body: a receiver cannot make us hold a large one.
-                async with client.stream("POST", subscription.callback_url, content=body, headers=headers) as answer:
-                    status = answer.status_code
-        except httpx.ConnectError as exc:
+                # Stream, and never read the answer's body: a receiver cannot make us hold a large one. The pool
+                # connects only to checked addresses and follows no redirect (a 3xx is a failed attempt).
+                async with client.stream(
+                    "POST", _target(subscription.callback_url), content=body, headers=list(headers.items()),
+                    extensions={"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)},
+                ) as answer:  # fmt: skip
+                    status = answer.status
+        except DestinationRefused as exc:
+            error, disclosed = f"destination refused: {exc}", False
+        except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
             error, disclosed = f"could not connect: {exc!r}", False
-        except (TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, httpcore.TimeoutException):
             error = f"no answer within {self.policy.timeout_seconds:g} s"
-        except httpx.HTTPError as exc:
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
             error = repr(exc)
         duration = int((time.perf_counter() - started) * 1000)
         succeeded = status is not None and 200 <= status < 300
