@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
 from services.intake import api, handlers, service
+from services.intake.decisions import DecisionWaits
 from services.intake.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.intake.settings import IntakeSettings
 from services.runtime.access_log import AccessLog
@@ -32,6 +33,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         async with runtime.unit_of_work() as uow:
             await service.expire_idempotency_keys(uow, keep=keep)
 
+    decisions = DecisionWaits()
     runtime = ServiceRuntime(
         name="intake",
         schema=SCHEMA,
@@ -40,7 +42,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.SUBSCRIPTIONS,
-        housekeeping=[("idempotency-expiry", (600.0, expire_keys))],
+        # The decision listener runs until the service stops; 0.0 is only how soon it would be restarted.
+        housekeeping=[("idempotency-expiry", (600.0, expire_keys)), ("decision-listener", (0.0, decisions))],
     )
     app = create_service_app(
         runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router], document=api.document
@@ -48,4 +51,5 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.contact_commits = api.contact_commits(runtime, max_batch=settings.group_commit_max)
     app.state.catalogue = OffenceCatalogue.default()
+    app.state.decisions = decisions
     return app

@@ -20,3 +20,6 @@ class IntakeSettings(ServiceSettings):
         le=5000,
         description="At most this many contacts POSTed together are stored in one transaction.",
     )
+    prefer_wait_max_seconds: int = Field(
+        default=30, ge=0, le=300, description="Longest `Prefer: wait=N` honoured on POST /v1/contacts."
+    )
