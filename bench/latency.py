@@ -51,6 +51,7 @@ class Phase:
 
     name: str
     latencies: list[float] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)  # POST → its 201
     errors: int = 0
     missing: int = 0
     applied: int | None = None
@@ -116,6 +117,7 @@ async def one_contact(pool: Pool, watch: DecisionWatch, token: str, phase: Phase
     started = time.perf_counter()
     response = await pool.send(raw)
     answered = time.perf_counter()
+    phase.answers.append(answered - started)
     if response.status != 201:
         phase.errors += 1
         return
@@ -214,13 +216,14 @@ async def stages(dsn: str) -> list[tuple[str, list[float]]]:
 
 def report(phases: list[Phase], readable: tuple[int, int]) -> None:
     table = Table(title="contact → crime record (POST to the recorder's decision readable)")
-    for column in ("phase", "n", "p50 ms", "p99 ms", "max ms", "errors / missing"):
+    for column in ("phase", "n", "p50 ms", "p99 ms", "max ms", "POST → 201 p50 ms", "errors / missing"):
         table.add_column(column, justify="right")
     for phase in phases:
         n = str(len(phase.latencies))
         table.add_row(
             phase.name, n, f"{statistics.median([x * 1000 for x in phase.latencies]) if phase.latencies else 0:.1f}",
             f"{phase.pct(99):.1f}", f"{max(phase.latencies, default=0) * 1000:.1f}",
+            f"{statistics.median(phase.answers) * 1000 if phase.answers else 0:.1f}",
             f"{phase.errors} / {phase.missing}",
         )  # fmt: skip
     console.print(table)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -66,13 +66,13 @@ class ContactRead(BaseModel):
     links: ContactLinks
 
 
-def _links(contact_id: UUID) -> dict[str, str]:
+def links_of(contact_id: UUID) -> dict[str, str]:
     return {"self": f"/v1/contacts/{contact_id}", "decision": f"/v1/contacts/{contact_id}/decision"}
 
 
-def _accepted(contact_id: UUID) -> dict[str, Any]:
+def accepted(contact_id: UUID) -> dict[str, Any]:
     return ContactAccepted(
-        contact_id=contact_id, status="received", links=ContactLinks(**_links(contact_id))
+        contact_id=contact_id, status="received", links=ContactLinks(**links_of(contact_id))
     ).model_dump(mode="json", exclude_none=True)
 
 
@@ -140,9 +140,7 @@ async def post_contact(
             422, "Request is not valid", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         )
     receipt = await request.app.state.contact_commits.submit(
-        service.submission(
-            contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
-        )
+        service.submission(contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=accepted)
     )
     answer = _answer(receipt, contact)
     wait = prefer_wait(prefer, ceiling=request.app.state.settings.prefer_wait_max_seconds)
@@ -198,7 +196,7 @@ def _answer(receipt: service.Receipt, contact: ContactCreate) -> JSONResponse:
                 "Contact already submitted",
                 f"Source reference {contact.source.system}/{contact.source.reference} already has contact "
                 f"{receipt.contact_id}.",
-                extra={"contact_id": str(receipt.contact_id), "links": _links(receipt.contact_id)}
+                extra={"contact_id": str(receipt.contact_id), "links": links_of(receipt.contact_id)}
                 if receipt.contact_id
                 else None,
             )
@@ -208,6 +206,13 @@ def _answer(receipt: service.Receipt, contact: ContactCreate) -> JSONResponse:
 def contact_commits(runtime: ServiceRuntime, *, max_batch: int) -> GroupCommit[service.Submission, service.Receipt]:
     """Stores the contacts POSTed at the same time in one transaction (group commit), each with its access-log
     entry; a request is answered once its contact is committed."""
+    return GroupCommit(store_contacts(runtime), max_batch=max_batch)
+
+
+def store_contacts(
+    runtime: ServiceRuntime,
+) -> Callable[[Sequence[service.Submission]], Awaitable[list[service.Receipt]]]:
+    """Stores submissions in one transaction, each new contact with its access-log entry; what became of each."""
 
     async def commit(submissions: Sequence[service.Submission]) -> list[service.Receipt]:
         async with runtime.unit_of_work() as uow:
@@ -225,7 +230,7 @@ def contact_commits(runtime: ServiceRuntime, *, max_batch: int) -> GroupCommit[s
             )
         return receipts
 
-    return GroupCommit(commit, max_batch=max_batch)
+    return commit
 
 
 def _read(row: Any) -> ContactRead:
@@ -244,7 +249,7 @@ def _read(row: Any) -> ContactRead:
         crime_references=list(row.crime_references),
         decided_at=row.decided_at,
         contact=ContactCreate.model_validate(row.body),
-        links=ContactLinks(**_links(row.contact_id)),
+        links=ContactLinks(**links_of(row.contact_id)),
     )
 
 
