@@ -8,7 +8,9 @@ Runs intake and recorder as processes and measures, each in its own phase:
 2. `--idle` contacts one at a time on an otherwise idle stack;
 3. contacts at a steady `--rate` a second for `--seconds` (target: p99 under 50 ms);
 4. the same rate with `Prefer: wait=N`: how long a call handler waits for the crime references in the answer, and
-   how many answers carried them (`Preference-Applied`).
+   how many answers carried them (`Preference-Applied`);
+5. the same-run reference: one event at a time through the broker alone (produce acks=all → a group consumer),
+   with the services' fetch wait and with aiokafka's default 500 ms, the wait that held every hop before.
 
 "Readable" is the recorder's decision row committed (the transaction that also stages its events): the bench
 LISTENs on the recorder's outbox channel, which that commit notifies, and looks up which contacts it decided; every
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -41,6 +45,7 @@ from intake import contact_body
 from crimerec import stack
 from schemas.events import Role
 from services.runtime.database import asyncpg_dsn
+from services.runtime.settings import EngineSettings
 
 console = Console(width=110)
 
@@ -172,6 +177,45 @@ async def measure(port: int, dsn: str, token: str, args: argparse.Namespace) -> 
     return phases
 
 
+async def broker_hop(engines: EngineSettings, *, fetch_max_wait_ms: int, n: int = 50) -> Phase:
+    """The same-run reference: one event at a time, produced with acks=all and read by a consumer in a group, with
+    the given broker-side fetch wait (the services' setting, or aiokafka's default of 500 ms)."""
+    topic = engines.topic(f"latency-probe-{fetch_max_wait_ms}")
+    await ensure_topics_named(engines, topic)
+    phase = Phase(f"reference: bare broker hop, fetch wait {fetch_max_wait_ms} ms")
+    producer = AIOKafkaProducer(bootstrap_servers=engines.kafka_bootstrap, acks="all", linger_ms=0)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=engines.kafka_bootstrap, group_id=f"probe-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest", fetch_max_wait_ms=fetch_max_wait_ms, enable_auto_commit=False,
+    )  # fmt: skip
+    await producer.start()
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=50)
+        await asyncio.sleep(0.5)
+        for _ in range(n):
+            started = time.perf_counter()
+            await producer.send_and_wait(topic, b"x", key=b"k")
+            while not await consumer.getmany(timeout_ms=1000):
+                pass
+            phase.latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.02)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return phase
+
+
+async def ensure_topics_named(engines: EngineSettings, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=engines.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+
+
 async def all_readable(port: int, dsn: str, token: str) -> tuple[int, int]:
     """Every decided contact read back through the recorder's API: (read, of how many)."""
     conn = await asyncpg.connect(dsn)
@@ -227,7 +271,7 @@ def report(phases: list[Phase], readable: tuple[int, int]) -> None:
             f"{phase.errors} / {phase.missing}",
         )  # fmt: skip
     console.print(table)
-    waited = phases[-1]
+    waited = next(p for p in phases if p.applied is not None)
     console.print(f"Prefer: wait answers carrying the decision (Preference-Applied): {waited.applied or 0}")
     console.print(f"decisions read back through GET /v1/contacts/{{id}}/decision: {readable[0]} of {readable[1]}")
     console.print("target: p99 < 50 ms at 200 contacts/s")
@@ -252,6 +296,8 @@ def main() -> None:
             phases = asyncio.run(measure(intake_port, dsn, keys["call_handler"], args))
             readable = asyncio.run(all_readable(recorder_port, dsn, keys["officer"]))
             where = asyncio.run(stages(dsn))
+        for wait_ms in (engines.kafka_fetch_max_wait_ms, 500):
+            phases.append(asyncio.run(broker_hop(engines, fetch_max_wait_ms=wait_ms)))
     report(phases, readable)
     for name, (p50, p99) in where:
         console.print(f"  {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms (all contacts)")
