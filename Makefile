@@ -47,6 +47,8 @@ test: lint
 ## bench: performance figures (printed, never asserted)
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/recorder.py
 	$(BIN)/python bench/auditor.py
 	$(BIN)/python bench/simulate.py

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -37,11 +38,18 @@ class ContactLinks(BaseModel):
 
 
 class ContactAccepted(BaseModel):
-    """The answer to a contact accepted (durable: stored, and its event committed to the outbox)."""
+    """The answer to a contact accepted (durable: stored, and its event committed to the outbox); with
+    `Prefer: wait=N` and a decision made within N seconds, the decision too."""
 
     contact_id: UUID
-    status: str = Field(description="`received`: stored and its event committed for publication.")
+    status: str = Field(
+        description="`received`: stored and its event committed for publication; `decided`: and the recorder's "
+        "decision is in (only with `Prefer: wait`, see `Preference-Applied`)."
+    )
     links: ContactLinks
+    outcome: Outcome | None = Field(default=None, description="The recorder's decision (`decided` only).")
+    crime_references: list[str] | None = Field(default=None, description="The crimes recorded (`decided` only).")
+    decided_at: datetime | None = Field(default=None, description="When it was decided (`decided` only).")
 
 
 class ContactRead(BaseModel):
@@ -58,14 +66,13 @@ class ContactRead(BaseModel):
     links: ContactLinks
 
 
-def _links(contact_id: UUID) -> dict[str, str]:
+def links_of(contact_id: UUID) -> dict[str, str]:
     return {"self": f"/v1/contacts/{contact_id}", "decision": f"/v1/contacts/{contact_id}/decision"}
 
 
-def _accepted(contact_id: UUID) -> dict[str, Any]:
-    return ContactAccepted(
-        contact_id=contact_id, status="received", links=ContactLinks(**_links(contact_id))
-    ).model_dump(mode="json")
+def accepted(contact_id: UUID) -> dict[str, Any]:
+    """The body of a 201 (a ContactAccepted, written out: it is built for every contact, a batch's too)."""
+    return {"contact_id": str(contact_id), "status": "received", "links": links_of(contact_id)}
 
 
 @router.post(
@@ -74,6 +81,14 @@ def _accepted(contact_id: UUID) -> dict[str, Any]:
     response_model=ContactAccepted,
     summary="Submit a contact (idempotent)",
     responses={
+        201: {
+            "headers": {
+                "Preference-Applied": {
+                    "description": "`wait=N` when the answer carries the decision (`Prefer: wait=N`).",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
         400: {"model": Problem, "description": "No usable `Idempotency-Key` header."},
         409: {
             "model": Problem,
@@ -91,6 +106,13 @@ async def post_contact(
             alias="Idempotency-Key",
             description="Unique per request of the calling system (at most 255 characters). "
             "Send the same key when retrying: the first response comes back and nothing new is stored.",
+        ),
+    ] = None,
+    prefer: Annotated[
+        list[str] | None,
+        Header(
+            description="`wait=N` (RFC 7240): hold the answer up to N seconds (at most 30) for the recorder's "
+            "decision; if it comes, the answer carries it, status `decided`, and `Preference-Applied: wait=N`."
         ),
     ] = None,
 ) -> JSONResponse:
@@ -117,11 +139,40 @@ async def post_contact(
             422, "Request is not valid", "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         )
     receipt = await request.app.state.contact_commits.submit(
-        service.submission(
-            contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=_accepted
-        )
+        service.submission(contact=contact, principal=principal, idempotency_key=idempotency_key, response_for=accepted)
     )
-    return _answer(receipt, contact)
+    answer = _answer(receipt, contact)
+    wait = prefer_wait(prefer, ceiling=request.app.state.settings.prefer_wait_max_seconds)
+    if wait is not None and receipt.contact_id is not None:
+        return await _with_decision(request, answer, receipt.contact_id, wait)
+    return answer
+
+
+def prefer_wait(headers: list[str] | None, *, ceiling: int) -> int | None:
+    """The `wait` preference of RFC 7240 (`Prefer: wait=N`, N whole seconds), capped at `ceiling`; None when
+    absent or not understood (a preference a server does not understand is ignored, never an error)."""
+    for header in headers or ():
+        for preference in header.split(","):
+            name, _, value = preference.split(";", 1)[0].partition("=")
+            if name.strip().lower() == "wait":
+                value = value.strip().strip('"')
+                return min(int(value), ceiling) if value.isascii() and value.isdigit() else None
+    return None
+
+
+async def _with_decision(request: Request, answer: JSONResponse, contact_id: UUID, wait: int) -> JSONResponse:
+    """The answer with the recorder's decision in it if intake has it within `wait` seconds (Preference-Applied),
+    or the plain answer."""
+    row = await request.app.state.decisions.decided(runtime_of(request), contact_id, within=float(wait))
+    if row is None:
+        return answer
+    body = json.loads(answer.body) | {
+        "status": "decided",
+        "outcome": row.outcome,
+        "crime_references": list(row.crime_references),
+        "decided_at": row.decided_at.isoformat(),
+    }
+    return JSONResponse(body, status_code=answer.status_code, headers={"Preference-Applied": f"wait={wait}"})
 
 
 def _answer(receipt: service.Receipt, contact: ContactCreate) -> JSONResponse:
@@ -144,7 +195,7 @@ def _answer(receipt: service.Receipt, contact: ContactCreate) -> JSONResponse:
                 "Contact already submitted",
                 f"Source reference {contact.source.system}/{contact.source.reference} already has contact "
                 f"{receipt.contact_id}.",
-                extra={"contact_id": str(receipt.contact_id), "links": _links(receipt.contact_id)}
+                extra={"contact_id": str(receipt.contact_id), "links": links_of(receipt.contact_id)}
                 if receipt.contact_id
                 else None,
             )
@@ -154,6 +205,13 @@ def _answer(receipt: service.Receipt, contact: ContactCreate) -> JSONResponse:
 def contact_commits(runtime: ServiceRuntime, *, max_batch: int) -> GroupCommit[service.Submission, service.Receipt]:
     """Stores the contacts POSTed at the same time in one transaction (group commit), each with its access-log
     entry; a request is answered once its contact is committed."""
+    return GroupCommit(store_contacts(runtime), max_batch=max_batch)
+
+
+def store_contacts(
+    runtime: ServiceRuntime,
+) -> Callable[[Sequence[service.Submission]], Awaitable[list[service.Receipt]]]:
+    """Stores submissions in one transaction, each new contact with its access-log entry; what became of each."""
 
     async def commit(submissions: Sequence[service.Submission]) -> list[service.Receipt]:
         async with runtime.unit_of_work() as uow:
@@ -171,7 +229,7 @@ def contact_commits(runtime: ServiceRuntime, *, max_batch: int) -> GroupCommit[s
             )
         return receipts
 
-    return GroupCommit(commit, max_batch=max_batch)
+    return commit
 
 
 def _read(row: Any) -> ContactRead:
@@ -190,7 +248,7 @@ def _read(row: Any) -> ContactRead:
         crime_references=list(row.crime_references),
         decided_at=row.decided_at,
         contact=ContactCreate.model_validate(row.body),
-        links=ContactLinks(**_links(row.contact_id)),
+        links=ContactLinks(**links_of(row.contact_id)),
     )
 
 

@@ -5,7 +5,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
-from services.intake import api, handlers, service
+from services.intake import api, batch_api, handlers, service
+from services.intake.decisions import DecisionWaits
 from services.intake.models import SCHEMA, access_log, access_log_seals, inbox, outbox
 from services.intake.settings import IntakeSettings
 from services.runtime.access_log import AccessLog
@@ -32,6 +33,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         async with runtime.unit_of_work() as uow:
             await service.expire_idempotency_keys(uow, keep=keep)
 
+    decisions = DecisionWaits()
     runtime = ServiceRuntime(
         name="intake",
         schema=SCHEMA,
@@ -40,12 +42,20 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         inbox=inbox,
         access_log=AccessLog(access_log, access_log_seals),
         subscriptions=handlers.SUBSCRIPTIONS,
-        housekeeping=[("idempotency-expiry", (600.0, expire_keys))],
+        # The decision listener runs until the service stops; 0.0 is only how soon it would be restarted.
+        housekeeping=[("idempotency-expiry", (600.0, expire_keys)), ("decision-listener", (0.0, decisions))],
     )
     app = create_service_app(
-        runtime, title="crimerec intake", description=DESCRIPTION, routers=[api.router], document=api.document
+        runtime,
+        title="crimerec intake",
+        description=DESCRIPTION,
+        routers=[api.router, batch_api.router],
+        document=api.document,
+        body_limits={"/v1/contacts:batch": settings.max_batch_body_bytes},
     )
     app.state.settings = settings
     app.state.contact_commits = api.contact_commits(runtime, max_batch=settings.group_commit_max)
+    app.state.batch_commit = api.store_contacts(runtime)
     app.state.catalogue = OffenceCatalogue.default()
+    app.state.decisions = decisions
     return app

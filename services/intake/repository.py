@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import contacts, idempotency_keys, outbox
 from services.runtime.database import insert_rows
+
+DECISIONS_CHANNEL = "intake_decisions"
+"""NOTIFY channel: a contact's id, sent when the transaction noting its decision commits (`Prefer: wait`)."""
 
 
 async def lock_keys(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -99,6 +102,25 @@ async def mark_decided(
     )
     assert isinstance(result, CursorResult)  # an UPDATE's result: it has the row count
     return bool(result.rowcount)
+
+
+async def notify_decided(session: AsyncSession, contact_ids: Sequence[UUID]) -> None:
+    """Tells every intake process, once this transaction commits, that these contacts are decided."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, id) FROM unnest(CAST(:ids AS text[])) AS id"),
+        {"channel": DECISIONS_CHANNEL, "ids": [str(c) for c in contact_ids]},
+    )
+
+
+async def get_decision(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
+    """A contact's decision as intake knows it (outcome None while undecided)."""
+    return (
+        await session.execute(
+            select(contacts.c.contact_id, contacts.c.outcome, contacts.c.crime_references, contacts.c.decided_at).where(
+                contacts.c.contact_id == contact_id
+            )
+        )
+    ).first()
 
 
 async def delete_expired_keys(session: AsyncSession, *, older_than: datetime) -> int:

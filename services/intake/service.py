@@ -193,14 +193,17 @@ async def receive_contacts(uow: UnitOfWork, submissions: Sequence[Submission]) -
 
 
 async def note_decision(uow: UnitOfWork, envelope: Envelope, decided: ContactDecided) -> None:
-    """Follows the recorder's decision on one of our contacts, so callers can see it on the contact."""
-    await repository.mark_decided(
+    """Follows the recorder's decision on one of our contacts, so callers can see it on the contact; a request
+    waiting for it (`Prefer: wait`) is told once this commits."""
+    ours = await repository.mark_decided(
         uow.session,
         contact_id=decided.contact_id,
         outcome=decided.outcome.value,
         crime_references=list(decided.crime_references),
         decided_at=decided.decided_at,
     )
+    if ours:
+        await repository.notify_decided(uow.session, [decided.contact_id])
 
 
 async def expire_idempotency_keys(uow: UnitOfWork, *, keep: timedelta) -> int:

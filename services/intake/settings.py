@@ -20,3 +20,11 @@ class IntakeSettings(ServiceSettings):
         le=5000,
         description="At most this many contacts POSTed together are stored in one transaction.",
     )
+    prefer_wait_max_seconds: int = Field(
+        default=30, ge=0, le=300, description="Longest `Prefer: wait=N` honoured on POST /v1/contacts."
+    )
+    max_batch_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of POST /v1/contacts:batch (up to 1,000 contacts); a larger batch gets 413.",
+    )

@@ -148,6 +148,7 @@ class ConsumerRunner:
             max_poll_records=batch_size,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,  # aiokafka's 500 ms held every hop that long
         )
         self.caught_up = False  # True when the last poll found nothing new: every assigned event is handled
         # Event time per partition: the last event handled, and which partitions still have unread events.

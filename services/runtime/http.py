@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +40,7 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     version: str = "1.0.0",
     document: Callable[[dict[str, Any]], None] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """A service's HTTP app: its routers plus /healthz, /readyz, /metrics, problem+json and a body limit."""
 
@@ -58,7 +59,7 @@ def create_app(
     app.add_middleware(SimulatedTime, enabled=runtime.settings.engines.simulated_clock)
     app.add_middleware(RequestContext)
     app.add_middleware(JsonOnly)
-    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes, paths=body_limits)
 
     _add_health_routes(app, runtime)
     for router in routers:

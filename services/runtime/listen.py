@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,9 +26,23 @@ Work = Callable[[], Awaitable[float]]
 """One run of the work; returns how many seconds to wait for a notification before the next run (0: at once)."""
 
 
-async def listen(engine: AsyncEngine, channel: str, wake: asyncio.Event, *, what: str = "listener") -> None:
+async def listen(
+    engine: AsyncEngine,
+    channel: str,
+    wake: asyncio.Event,
+    *,
+    what: str = "listener",
+    on_payload: Callable[[str], Any] | None = None,
+) -> None:
     """Keeps a LISTEN on `channel` over a connection of its own until cancelled, setting `wake` on every
-    notification and on every (re)connection; a lost connection is opened again after a backoff."""
+    notification and on every (re)connection (and handing each notification's payload to `on_payload`, if given);
+    a lost connection is opened again after a backoff."""
+
+    def notified(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        wake.set()
+        if on_payload is not None:
+            on_payload(payload)
+
     dsn = asyncpg_dsn(engine.url)
     backoff = Backoff()
     while True:
@@ -36,7 +51,7 @@ async def listen(engine: AsyncEngine, channel: str, wake: asyncio.Event, *, what
             closed = asyncio.Event()
             try:
                 conn.add_termination_listener(lambda _conn, done=closed: done.set())
-                await conn.add_listener(channel, lambda *_: wake.set())
+                await conn.add_listener(channel, notified)
                 wake.set()  # catch anything committed while we were not listening
                 backoff.reset()
                 await closed.wait()

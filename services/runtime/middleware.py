@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
@@ -101,19 +102,22 @@ _TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 class BodyLimit:
-    """Refuses request bodies over the limit with 413, also chunked ones that announce no length."""
+    """Refuses request bodies over the limit with 413, also chunked ones that announce no length. A route may have
+    a limit of its own (`paths`: exact path → bytes), e.g. a batch route."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.paths.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._too_large(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(scope, receive, send, limit)
             return
         # Read the whole body first (bounded), so nothing downstream ever sees a partial one.
         chunks: list[bytes] = []
@@ -125,8 +129,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if size > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -142,12 +146,12 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
             Problem(
                 title="Request body too large",
                 status=413,
-                detail=f"The body may be at most {self.max_bytes} bytes.",
+                detail=f"The body may be at most {limit} bytes.",
                 instance=scope.get("path"),
             )
         )

@@ -99,11 +99,13 @@ class OutboxRelay:
             batch = open_batches.get(where)
             if batch is None or batch.append(timestamp=None, key=key_bytes, value=value, headers=kafka_headers) is None:
                 if batch is not None:  # full: send it and start the partition's next
+                    batch.close()
                     acks.append(await self.producer.send_batch(batch, topic, partition=where[1]))
                 batch = open_batches[where] = self.producer.create_batch()
                 # a batch always takes its first message, however large
                 batch.append(timestamp=None, key=key_bytes, value=value, headers=kafka_headers)
         for (topic, partition), batch in open_batches.items():
+            batch.close()  # complete: sent at once, not after the producer's linger
             acks.append(await self.producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*acks)
 

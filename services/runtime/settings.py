@@ -26,6 +26,14 @@ class EngineSettings(BaseSettings):
         description="Consumer group session timeout (a group join waits about half of it).",
     )
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="Longest a consumer's fetch waits on the broker for new events. The embedded broker holds an "
+        "empty fetch this long even when an event arrives meanwhile, so it bounds a hop's latency; a real Kafka "
+        "answers as soon as an event arrives, and a short wait only costs idle fetches.",
+    )
     topic_prefix: str = Field(default="", max_length=100, description="Put in front of every topic name.")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     simulated_clock: bool = Field(

@@ -21,10 +21,16 @@ def new_key() -> str:
 
 
 async def post(
-    client: httpx.AsyncClient, body: Any, *, auth: dict[str, str], key: str | None = None, **kwargs: Any
+    client: httpx.AsyncClient,
+    body: Any,
+    *,
+    auth: dict[str, str],
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
-    """POST /v1/contacts with a credential and (unless `key` is "") an Idempotency-Key."""
-    headers = dict(auth)
+    """POST /v1/contacts with a credential, any other `headers` and (unless `key` is "") an Idempotency-Key."""
+    headers = dict(auth) | (headers or {})
     if key != "":
         headers["Idempotency-Key"] = key or new_key()
     return await client.post("/v1/contacts", json=body, headers=headers, **kwargs)

@@ -91,6 +91,11 @@ def _new_contact(force: Force) -> Call:
     return Call("/v1/contacts", body=damage(force.code), headers=idempotency_key())
 
 
+def _new_batch(force: Force) -> Call:
+    items = [{"idempotency_key": idempotency_key()["Idempotency-Key"], "contact": damage(force.code)}]
+    return Call("/v1/contacts:batch", body={"contacts": items})
+
+
 RECORDER_READERS = _roles(Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR, Role.AUDITOR, Role.CALL_HANDLER)
 CHANGERS = _roles(Role.OFFICER, Role.SUPERVISOR, Role.DDM, Role.FCR)
 AUTHORISERS = _roles(Role.SUPERVISOR, Role.DDM, Role.FCR)
@@ -121,6 +126,7 @@ def _service_routes(service: str) -> dict[str, Expect]:
 EXPECTED: dict[str, Expect] = {
     **_service_routes("intake"),
     "intake POST /v1/contacts": Expect(_roles(Role.CALL_HANDLER), Scope.FORBIDDEN, _new_contact),
+    "intake POST /v1/contacts:batch": Expect(_roles(Role.CALL_HANDLER), Scope.FORBIDDEN, _new_batch),
     "intake GET /v1/contacts/{contact_id}": Expect(
         ALL, Scope.NOT_FOUND, lambda f: Call(f"/v1/contacts/{f.contact_id}")
     ),
