@@ -39,7 +39,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _engines import bench_engines, engine_env, services_running, start, wait_for_rows
+from _engines import bench_engines, engine_env, services_running, start, wait_for_rows, wait_ready
 from _procstats import cpu_seconds, peak_rss_mb
 from recorder import envelopes
 
@@ -215,10 +215,10 @@ def read_rate(sample: list[bytes], parse: Callable[[bytes | None], object]) -> f
     return len(sample) / best
 
 
-async def count_flags(dsn: str) -> int:
+async def count(dsn: str, sql: str) -> int:
     conn = await asyncpg.connect(dsn)
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM auditor.flags"))
+        return int(await conn.fetchval(sql))
     finally:
         await conn.close()
 
@@ -237,7 +237,7 @@ class Replay:
 
     events: int
     seconds: float  # first event handled → last
-    cpu: float  # the auditor's CPU seconds over the same time (start-up included)
+    cpu: float  # the auditor's CPU seconds an event, from readiness to the last event
     peak_rss_mb: float
     flags: int
     sample: list[bytes]  # the log's first events, for the read-rate references
@@ -252,16 +252,20 @@ def replay(work: Path, contacts: int, profile: str | None) -> Replay:
             fill(engines.kafka_bootstrap, engines.topic_prefix, contacts, engines.kafka_enable_idempotence, sample)
         )
         env = engine_env(engines) | {"CRIMEREC_AUDITOR_LOG_LEVEL": "WARNING", "CRIMEREC_AUDITOR_CLOCK": "event_time"}
-        proc = start("auditor", free_port(), env, work.parent / "replay.log")
+        port = free_port()
+        proc = start("auditor", port, env, work.parent / "replay.log")
         spy = None
         if profile:
             spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(proc.pid),
                                     "--format", "raw", "-o", profile, "--rate", "200", "--nonblocking"])  # fmt: skip
         try:
-            cpu = cpu_seconds(proc.pid)
+            wait_ready(f"http://127.0.0.1:{port}")
+            cpu = cpu_seconds(proc.pid)  # from readiness: start-up (imports) left out
+            before = asyncio.run(count(dsn, "SELECT count(*) FROM auditor.inbox"))
             first, last = asyncio.run(wait_handled(dsn, events, proc))
-            cpu = cpu_seconds(proc.pid) - cpu
-            result = Replay(events, last - first, cpu, peak_rss_mb(proc.pid), asyncio.run(count_flags(dsn)), sample)
+            cpu = (cpu_seconds(proc.pid) - cpu) / (events - before)
+            flags = asyncio.run(count(dsn, "SELECT count(*) FROM auditor.flags"))
+            result = Replay(events, last - first, cpu, peak_rss_mb(proc.pid), flags, sample)
         finally:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -300,7 +304,7 @@ def main() -> None:
     rate = run.events / run.seconds
     table.add_row("replay: events handled / s", f"{rate:,.0f}")
     table.add_row("replay: flags raised", f"{run.flags:,}")
-    table.add_row("replay: auditor CPU a handled event (µs)", f"{run.cpu / run.events * 1e6:,.0f}")
+    table.add_row("replay: auditor CPU a handled event (µs)", f"{run.cpu * 1e6:,.0f}")
     table.add_row("replay: auditor peak resident memory (MB)", f"{run.peak_rss_mb:,.0f}")
     one_pass = read_rate(run.sample, parse_event_typed)
     table.add_row("reference: events / s this process only reads, one pass", f"{one_pass:,.0f}")

@@ -48,7 +48,7 @@ class Run:
     """One group of N processes working through a full log."""
 
     rate: float  # handled a second, in the measured window
-    cpu_per_item_us: float  # CPU the processes used per item handled (whole run)
+    cpu_per_item_us: float  # CPU the processes used, from readiness to the last item, per item handled then
     peak_rss_mb: float  # the largest peak of the processes'
     handled_before: int  # handled before the last process was ready (left out of the rate)
 
@@ -76,9 +76,9 @@ def run_group(
     procs = [start(service, port, env, logs / f"{service}-{n}-{i}.log") for i, port in enumerate(ports)]
     dsn = asyncpg_dsn(make_url(engines.database_url.get_secret_value()))
     try:
-        cpu_before = [cpu_seconds(p.pid) for p in procs]
         for port in ports:
             wait_ready(f"http://127.0.0.1:{port}")
+        cpu_before = [cpu_seconds(p.pid) for p in procs]  # from readiness: start-up (imports) left out
         started = time.perf_counter()
         before = asyncio.run(_count(dsn, sql))
         first, done = asyncio.run(
@@ -92,7 +92,7 @@ def run_group(
         for proc in procs:
             proc.wait()
     # From the first event handled once every process was up (joining the group takes a few seconds) to the last.
-    return Run((total - before) / (done - max(first, started)), cpu / total * 1e6, peak, before)
+    return Run((total - before) / (done - max(first, started)), cpu / (total - before) * 1e6, peak, before)
 
 
 def measure(n: int, contacts: int, tmp: Path) -> tuple[Run, Run, int]:
