@@ -204,15 +204,17 @@ def _kept(envelope: Envelope, sample: list[bytes] | None) -> bytes:
     return value
 
 
-def read_rate(sample: list[bytes], parse: Callable[[bytes | None], object]) -> float:
-    """Events a second this process reads (decodes and validates) from the sample, best of three."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        for value in sample:
-            parse(value)
-        best = min(best, time.perf_counter() - started)
-    return len(sample) / best
+def read_rates(sample: list[bytes], parsers: list[Callable[[bytes | None], object]]) -> list[float]:
+    """Events a second this process reads (decodes and validates) from the sample with each parser: best of five,
+    the parsers taking turns, so a busy moment of a shared machine does not fall on one of them only."""
+    best = [float("inf")] * len(parsers)
+    for _ in range(5):
+        for i, parse in enumerate(parsers):
+            started = time.perf_counter()
+            for value in sample:
+                parse(value)
+            best[i] = min(best[i], time.perf_counter() - started)
+    return [len(sample) / seconds for seconds in best]
 
 
 async def count(dsn: str, sql: str) -> int:
@@ -306,11 +308,9 @@ def main() -> None:
     table.add_row("replay: flags raised", f"{run.flags:,}")
     table.add_row("replay: auditor CPU a handled event (µs)", f"{run.cpu * 1e6:,.0f}")
     table.add_row("replay: auditor peak resident memory (MB)", f"{run.peak_rss_mb:,.0f}")
-    one_pass = read_rate(run.sample, parse_event_typed)
+    one_pass, two_passes = read_rates(run.sample, [parse_event_typed, parse_event])
     table.add_row("reference: events / s this process only reads, one pass", f"{one_pass:,.0f}")
-    table.add_row(
-        "reference: events / s this process only reads, two passes", f"{read_rate(run.sample, parse_event):,.0f}"
-    )
+    table.add_row("reference: events / s this process only reads, two passes", f"{two_passes:,.0f}")
     table.add_row("replay ÷ the one-pass read rate", f"{rate / one_pass:.2f}")
     console.print(table)
     console.print("targets: p99 < 500 ms; replay ≥ 20,000 events/s; auditor peak RSS < 250 MB")
