@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, any_, bindparam, false,
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Uuid
+from sqlalchemy.types import Text, Uuid
 
 from services.auditor.models import (
     alert_stream,
@@ -72,14 +72,18 @@ async def crime_is_live(session: AsyncSession, *, crime_reference: str, force: s
 
 
 _ANY_ID = any_(bindparam("ids", type_=ARRAY(Uuid)))
+_PAIRS = (
+    func.unnest(bindparam("rules", type_=ARRAY(Text)), bindparam("subjects", type_=ARRAY(Text)))
+    .table_valued("rule", "subject")
+    .render_derived()
+)
 
 
 async def contact_states(session: AsyncSession, contact_ids: Collection[UUID]) -> dict[UUID, ContactState]:
     """Everything the detectors need about each contact the projection holds, in three queries."""
     if not contact_ids:
         return {}
-    # The ids as one array parameter: one statement, prepared once, whatever the number (an IN list is another
-    # statement for every length, expanded by SQLAlchemy a value at a time).
+    # The ids as one array parameter: one prepared statement for any number (an IN list is one for each length).
     ids = {"ids": list(contact_ids)}
     rows = (await session.execute(select(contacts).where(contacts.c.contact_id == _ANY_ID), ids)).all()
     crimes_by: dict[UUID, list[CrimeFact]] = {}
@@ -189,8 +193,12 @@ async def flags_by_key(session: AsyncSession, keys: Collection[tuple[str, str]])
     """The flags raised for these (rule, subject) pairs, locked for this transaction."""
     if not keys:
         return {}
-    query = select(flags).where(tuple_(flags.c.rule, flags.c.subject).in_(list(keys))).with_for_update()
-    return {(row.rule, row.subject): row for row in await session.execute(query)}
+    # Two array parameters: one statement for any number of pairs (an IN list is a statement per length, each kept
+    # prepared on every pooled connection, and a replay's resident memory grew with its log).
+    wanted = select(_PAIRS.c.rule, _PAIRS.c.subject)
+    query = select(flags).where(tuple_(flags.c.rule, flags.c.subject).in_(wanted)).with_for_update(of=flags)
+    pairs = {"rules": [rule for rule, _ in keys], "subjects": [subject for _, subject in keys]}
+    return {(row.rule, row.subject): row for row in await session.execute(query, pairs)}
 
 
 async def insert_flags(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
