@@ -14,6 +14,7 @@ from services.auditor.judging import SUBSCRIPTION
 from services.auditor.rules.standard import Standard
 from services.runtime.consumer import Subscription
 from services.runtime.messaging import UnitOfWork
+from services.runtime.typed_events import parse_event_typed
 
 
 def subscriptions(*, standard: Standard) -> list[Subscription]:
@@ -25,4 +26,10 @@ def subscriptions(*, standard: Standard) -> list[Subscription]:
         await service.on_events(uow, payloads, standard=standard)
 
     # A run of events at a time: a replay or a busy force is projected set-based, judged as if one at a time.
-    return [Subscription(name=SUBSCRIPTION, topics=[topics.CONTACTS, topics.RECORDS], batch_handler=on_events)]
+    # Read in one pass, straight into typed payloads: the auditor never reads an envelope's payload as a dict.
+    return [
+        Subscription(
+            name=SUBSCRIPTION, topics=[topics.CONTACTS, topics.RECORDS], batch_handler=on_events,
+            parse=parse_event_typed,
+        )
+    ]  # fmt: skip

@@ -7,10 +7,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Result, Row, Select, and_, bindparam, false, func, insert, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Row,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    false,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Text, Uuid
 
 from services.auditor.models import (
     alert_stream,
@@ -25,27 +41,22 @@ from services.auditor.models import (
     removals,
 )
 from services.auditor.rules.facts import ContactState, CrimeFact, DecisionFact, ReportedFacts
+from services.runtime.database import upsert_rows
 
 
 async def upsert_contacts(session: AsyncSession, changes: Sequence[dict[str, Any]]) -> None:
     """Adds what events told about contacts, whichever event arrived first: each row sets only the columns it
-    names (a report's, a decision's, or just the force), one statement per set of columns."""
+    names (a report's, a decision's, or just the force), one statement (and round trip) per set of columns."""
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for change in changes:
         by_columns.setdefault(tuple(sorted(change)), []).append(change)
-    for columns, rows in by_columns.items():
-        statement = pg_insert(contacts)
-        updated = {c: statement.excluded[c] for c in columns if c != "contact_id"}
-        await session.execute(statement.on_conflict_do_update(index_elements=["contact_id"], set_=updated), rows)
+    for rows in by_columns.values():
+        await upsert_rows(session, contacts, rows, key="contact_id")
 
 
 async def upsert_crimes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Adds or updates crimes in the projection (every row names every column)."""
-    if not rows:
-        return
-    statement = pg_insert(crimes)
-    updated = {c: statement.excluded[c] for c in rows[0] if c != "crime_reference"}
-    await session.execute(statement.on_conflict_do_update(index_elements=["crime_reference"], set_=updated), rows)
+    """Adds or updates crimes in the projection (every row names every column), in one statement."""
+    await upsert_rows(session, crimes, rows, key="crime_reference")
 
 
 async def update_crime(session: AsyncSession, crime_reference: str, **values: Any) -> None:
@@ -75,21 +86,31 @@ async def crime_is_live(session: AsyncSession, *, crime_reference: str, force: s
     return status == "recorded"
 
 
+_ANY_ID = any_(bindparam("ids", type_=ARRAY(Uuid)))
+_PAIRS = (
+    func.unnest(bindparam("rules", type_=ARRAY(Text)), bindparam("subjects", type_=ARRAY(Text)))
+    .table_valued("rule", "subject")
+    .render_derived()
+)
+
+
 async def contact_states(session: AsyncSession, contact_ids: Collection[UUID]) -> dict[UUID, ContactState]:
     """Everything the detectors need about each contact the projection holds, in three queries."""
     if not contact_ids:
         return {}
-    ids = list(contact_ids)
-    rows = (await session.execute(select(contacts).where(contacts.c.contact_id.in_(ids)))).all()
+    # The ids as one array parameter: one prepared statement for any number (an IN list is one for each length).
+    ids = {"ids": list(contact_ids)}
+    rows = (await session.execute(select(contacts).where(contacts.c.contact_id == _ANY_ID), ids)).all()
     crimes_by: dict[UUID, list[CrimeFact]] = {}
     for c in await session.execute(
-        select(crimes).where(crimes.c.contact_id.in_(ids)).order_by(crimes.c.contact_id, crimes.c.crime_reference)
+        select(crimes).where(crimes.c.contact_id == _ANY_ID).order_by(crimes.c.contact_id, crimes.c.crime_reference),
+        ids,
     ):
         crimes_by.setdefault(c.contact_id, []).append(
             CrimeFact(c.crime_reference, c.ho_class, c.audit_category, c.status, c.recorded_at, c.recording_deadline)
         )
-    counted = select(n100s.c.contact_id, func.count()).where(n100s.c.contact_id.in_(ids)).group_by(n100s.c.contact_id)
-    n100_counts = {contact_id: count for contact_id, count in await session.execute(counted)}
+    counted = select(n100s.c.contact_id, func.count()).where(n100s.c.contact_id == _ANY_ID).group_by(n100s.c.contact_id)
+    n100_counts = {contact_id: count for contact_id, count in await session.execute(counted, ids)}
     return {
         row.contact_id: ContactState(
             contact_id=str(row.contact_id),
@@ -187,8 +208,12 @@ async def flags_by_key(session: AsyncSession, keys: Collection[tuple[str, str]])
     """The flags raised for these (rule, subject) pairs, locked for this transaction."""
     if not keys:
         return {}
-    query = select(flags).where(tuple_(flags.c.rule, flags.c.subject).in_(list(keys))).with_for_update()
-    return {(row.rule, row.subject): row for row in await session.execute(query)}
+    # Two array parameters: one statement for any number of pairs (an IN list is a statement per length, each kept
+    # prepared on every pooled connection, and a replay's resident memory grew with its log).
+    wanted = select(_PAIRS.c.rule, _PAIRS.c.subject)
+    query = select(flags).where(tuple_(flags.c.rule, flags.c.subject).in_(wanted)).with_for_update(of=flags)
+    pairs = {"rules": [rule for rule, _ in keys], "subjects": [subject for _, subject in keys]}
+    return {(row.rule, row.subject): row for row in await session.execute(query, pairs)}
 
 
 async def insert_flags(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:

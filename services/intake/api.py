@@ -166,7 +166,7 @@ async def _with_decision(request: Request, answer: JSONResponse, contact_id: UUI
     row = await request.app.state.decisions.decided(runtime_of(request), contact_id, within=float(wait))
     if row is None:
         return answer
-    body = json.loads(answer.body) | {
+    body = json.loads(bytes(answer.body)) | {
         "status": "decided",
         "outcome": row.outcome,
         "crime_references": list(row.crime_references),

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Row, Text, bindparam, delete, func, select, text, tuple_, update
+from sqlalchemy import ARRAY, Result, Row, Text, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,13 +114,12 @@ async def notify_decided(session: AsyncSession, contact_ids: Sequence[UUID]) -> 
 
 async def get_decision(session: AsyncSession, contact_id: UUID) -> Row[Any] | None:
     """A contact's decision as intake knows it (outcome None while undecided)."""
-    return (
-        await session.execute(
-            select(contacts.c.contact_id, contacts.c.outcome, contacts.c.crime_references, contacts.c.decided_at).where(
-                contacts.c.contact_id == contact_id
-            )
+    result: Result[Any] = await session.execute(
+        select(contacts.c.contact_id, contacts.c.outcome, contacts.c.crime_references, contacts.c.decided_at).where(
+            contacts.c.contact_id == contact_id
         )
-    ).first()
+    )
+    return result.first()
 
 
 async def delete_expired_keys(session: AsyncSession, *, older_than: datetime) -> int:

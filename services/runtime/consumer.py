@@ -79,6 +79,8 @@ class Subscription:
     topics: Sequence[str]
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
+    # How a record's bytes become its envelope and payload (PoisonEvent if they cannot): `parse_event` unless given.
+    parse: Callable[[bytes | None], tuple[Envelope, BaseModel]] | None = None
 
 
 class PoisonEvent(Exception):
@@ -216,9 +218,10 @@ class ConsumerRunner:
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Handles a run of records of one partition, in order; returns once each is handled or dead-lettered."""
         parsed: list[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]] = []
+        parse = self.subscription.parse or parse_event
         for record in records:
             try:
-                envelope, payload = parse_event(record.value)
+                envelope, payload = parse(record.value)
             except PoisonEvent as exc:
                 await self.dead_letter(record, exc, attempts=1)
                 continue

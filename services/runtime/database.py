@@ -88,6 +88,30 @@ async def insert_rows(
     return [] if returning is None else [row[0] for row in result]
 
 
+async def upsert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *, key: str) -> None:
+    """Inserts rows (all with the same columns, no two with the same `key`) in one statement as `insert_rows` does,
+    or, where a row with that key is stored, sets the columns these rows name (and only those) to their values."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    values = []
+    for name, kind in zip(columns, _column_kinds(table, columns), strict=True):
+        column = [row[name] for row in rows]
+        if kind is _Kind.JSON:
+            column = [_json(value) for value in column]
+        elif kind is _Kind.ARRAY:
+            column = [_array_literal(value) for value in column]
+        values.append(column)
+    await (await session.connection()).exec_driver_sql(_upsert_statement(table, columns, key), tuple(values))
+
+
+@functools.cache
+def _upsert_statement(table: Table, columns: tuple[str, ...], key: str) -> str:
+    updated = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns if name != key)
+    statement = _insert_statement(table, columns, (False,) * len(columns), False, None)
+    return statement + f' ON CONFLICT ("{key}") DO ' + (f"UPDATE SET {updated}" if updated else "NOTHING")
+
+
 class _Kind(enum.Enum):
     """How a column's values travel: as they are, or as text the server casts back."""
 
