@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from schemas.envelope import AwareDatetime
 from schemas.events import FlagStatus, Role
-from services.auditor import judging, ledger, repository, service
+from services.auditor import flag_search, judging, ledger, repository, service
 from services.auditor.rules import statistics
 from services.auditor.rules.counting import recording_status
 from services.auditor.rules.flags import Rule, Severity, at_or_above
@@ -110,22 +110,33 @@ async def list_flags(
     crime_reference: Annotated[str | None, Query(max_length=40)] = None,
     raised_from: AwareDatetime | None = None,
     raised_to: AwareDatetime | None = None,
+    offence_group: Annotated[str | None, Query(max_length=100, description=flag_search.OFFENCE_GROUP)] = None,
+    officer: Annotated[list[str] | None, Query(max_length=50, description=flag_search.OFFICER)] = None,
+    with_total: Annotated[bool, Query(description="Also count every flag passing the filters (`total`).")] = False,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FlagPage:
-    """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
+    """Your force's flags, filtered by rule, status, minimum severity, period, contact, crime, offence group or the
+    officers who acted; oldest first."""
     if force is not None and force != principal.force:
         raise ProblemError(403, "Forbidden", f"A {principal.force} credential sees only {principal.force} flags.")
+    where = flag_search.evidence_filters(request.app.state.standard.catalogue, offence_group, officer)
+    filters = dict(
+        rule=rule.value if rule else None, status=status.value if status else None,
+        severities=at_or_above(severity) if severity else None, contact_id=contact_id,
+        crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
+    )  # fmt: skip
     async with reading(request, principal) as route:
         rows = await repository.list_flags(
-            route.session, force=principal.force, rule=rule.value if rule else None,
-            status=status.value if status else None, severities=at_or_above(severity) if severity else None,
-            contact_id=contact_id, crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
-            after=after, limit=limit,
-        )  # fmt: skip
+            route.session, force=principal.force, after=after, limit=limit, where=where, **filters
+        )
+        total = None
+        if with_total:
+            conditions = [*repository.flag_filters(force=principal.force, **filters), *where]
+            total = await flag_search.count_flags(route.session, force=principal.force, where=conditions)
         route.touches("flag", *(str(r.flag_id) for r in rows))
     items = [flag_read(r) for r in rows]
-    return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
+    return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None, total=total)
 
 
 async def _detail(request: Request, flag_id: FlagId, principal: Principal, *, consulted: bool = True) -> FlagDetail:

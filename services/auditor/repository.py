@@ -253,8 +253,7 @@ async def get_flag(session: AsyncSession, flag_id: int, *, lock: bool = False) -
     return (await session.execute(query.with_for_update() if lock else query)).first()
 
 
-async def list_flags(
-    session: AsyncSession,
+def flag_filters(
     *,
     force: str,
     rule: str | None = None,
@@ -264,25 +263,32 @@ async def list_flags(
     crime_reference: str | None = None,
     raised_from: datetime | None = None,
     raised_to: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions a force's flags must meet to pass the listing's filters."""
+    conditions = [flags.c.force == force]
+    equal = {"rule": rule, "status": status, "contact_id": contact_id, "crime_reference": crime_reference}
+    conditions.extend(flags.c[column] == value for column, value in equal.items() if value)
+    if severities:
+        conditions.append(flags.c.severity.in_(list(severities)))
+    if raised_from:
+        conditions.append(flags.c.raised_at >= raised_from)
+    if raised_to:
+        conditions.append(flags.c.raised_at < raised_to)
+    return conditions
+
+
+async def list_flags(
+    session: AsyncSession,
+    *,
+    force: str,
     after: int | None = None,
     limit: int = 50,
+    where: Sequence[ColumnElement[bool]] = (),
+    **filters: Any,
 ) -> Sequence[Row[Any]]:
-    """A force's flags, filtered, oldest first (keyset pagination after a flag id)."""
-    query = select(flags).where(flags.c.force == force)
-    if rule:
-        query = query.where(flags.c.rule == rule)
-    if status:
-        query = query.where(flags.c.status == status)
-    if severities:
-        query = query.where(flags.c.severity.in_(list(severities)))
-    if contact_id:
-        query = query.where(flags.c.contact_id == contact_id)
-    if crime_reference:
-        query = query.where(flags.c.crime_reference == crime_reference)
-    if raised_from:
-        query = query.where(flags.c.raised_at >= raised_from)
-    if raised_to:
-        query = query.where(flags.c.raised_at < raised_to)
+    """A force's flags, filtered (`flag_filters`, and any further conditions), oldest first (keyset pagination
+    after a flag id)."""
+    query = select(flags).where(*flag_filters(force=force, **filters), *where)
     if after:
         query = query.where(flags.c.flag_id > after)
     return (await session.execute(query.order_by(flags.c.flag_id).limit(limit))).all()

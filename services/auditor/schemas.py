@@ -64,6 +64,7 @@ class FlagPage(BaseModel):
 
     items: list[FlagRead]
     next_after: int | None
+    total: int | None = Field(default=None, description="Flags passing the filters on every page (with_total).")
 
 
 class AuditedContact(BaseModel):
