@@ -96,15 +96,6 @@ def people_named(flag: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def flag_matches(
-    flag: Mapping[str, Any], *, offence_group: str | None, officer: str | None, catalogue: OffenceCatalogue
-) -> bool:
-    """Whether a flag passes the filters the auditor's API cannot apply itself."""
-    if offence_group and offence_group not in offence_groups(flag, catalogue):
-        return False
-    return not (officer and officer not in people_named(flag))
-
-
 def _csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
     # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
