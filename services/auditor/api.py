@@ -4,8 +4,9 @@ recording statistics and sample audits."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
@@ -23,6 +24,7 @@ from services.auditor.schemas import (
     AuditJudgement,
     AuditRead,
     AuditResult,
+    CancellationReasonRow,
     CancellationRow,
     CancellationStats,
     ClockReading,
@@ -265,17 +267,35 @@ async def cancellation_stats(
     async with reading(request, principal) as route:
         route.touches("statistics", f"cancellations:{own}")
         rows = await repository.removals_between(route.session, force=own, start=start, end=end)
-    table = [
-        CancellationRow(
-            audit_category=category,
-            cancellations=judged.trials,
-            correct=judged.successes,
-            summary=f"{judged.successes} of {judged.trials} correct",
-            correct_rate=rate_read(judged),
+    by_reason = []
+    for code, reason in REMOVAL_REASONS.items():
+        of_code = [r for r in rows if r.code == code]
+        judged = statistics.wilson(sum(1 for r in of_code if r.judged_correct), len(of_code))
+        by_reason.append(
+            CancellationReasonRow(code=code, reason=reason, **_judged_row(judged), categories=_judged_table(of_code))
         )
-        for category, judged in statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
-    ]
-    return CancellationStats(force=own, period_from=start, period_to=end, categories=table)
+    return CancellationStats(
+        force=own, period_from=start, period_to=end, categories=_judged_table(rows), by_reason=by_reason
+    )
+
+
+REMOVAL_REASONS = {
+    "C1": "transferred: committed outside the force's area",
+    "C2": "additional verifiable information: no notifiable crime occurred",
+    "C3": "duplicate, or part of a crime already recorded",
+    "C4": "recorded in error",
+}
+
+
+def _judged_row(judged: statistics.Proportion) -> dict[str, Any]:
+    return {"cancellations": judged.trials, "correct": judged.successes, "correct_rate": rate_read(judged),
+            "summary": f"{judged.successes} of {judged.trials} correct"}  # fmt: skip
+
+
+def _judged_table(rows: Sequence[Any]) -> list[CancellationRow]:
+    """Per audit category: "x of n correct", like the inspectorate's table."""
+    judged = statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
+    return [CancellationRow(audit_category=category, **_judged_row(p)) for category, p in judged]
 
 
 # ------------------------------------------------------------------------------------------------ sample audits
