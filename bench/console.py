@@ -182,9 +182,12 @@ async def people_act(urls: dict[str, str], keys: dict[str, str], cancellations: 
 async def caught_up(url: str, key: str, patience: float = 1800) -> None:
     """Waits until the auditor has judged everything on its topics."""
     deadline = time.monotonic() + patience
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         while time.monotonic() < deadline:
-            r = await client.get(f"{url}/v1/clock", headers={"Authorization": f"Bearer {key}"})
+            try:
+                r = await client.get(f"{url}/v1/clock", headers={"Authorization": f"Bearer {key}"})
+            except httpx.HTTPError:  # busy replaying a large batch
+                continue
             if r.status_code == 200 and r.json()["caught_up"]:
                 return
             await asyncio.sleep(1)
