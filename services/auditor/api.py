@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import StringConstraints
 
 from schemas.envelope import AwareDatetime
 from schemas.events import FlagStatus, Role
@@ -45,6 +46,7 @@ from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from services.runtime.routes import reading, writing
 
+PrincipalId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 FlagId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A flag's id (a bigint).")]
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -113,7 +115,7 @@ async def list_flags(
     raised_from: AwareDatetime | None = None,
     raised_to: AwareDatetime | None = None,
     offence_group: Annotated[str | None, Query(max_length=100, description=flag_search.OFFENCE_GROUP)] = None,
-    officer: Annotated[list[str] | None, Query(max_length=50, description=flag_search.OFFICER)] = None,
+    officer: Annotated[list[PrincipalId] | None, Query(max_length=50, description=flag_search.OFFICER)] = None,
     with_total: Annotated[bool, Query(description="Also count every flag passing the filters (`total`).")] = False,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

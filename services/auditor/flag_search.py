@@ -95,8 +95,8 @@ def evidence_filters(
             )
         )  # fmt: skip
     people = [p.strip() for p in officers or [] if p.strip()]
-    if any(len(p) > 40 for p in people):
-        raise _refused("officer", "officer must be a principal id of at most 40 characters.", "too long")
+    if any(len(p) > 40 or not p.isprintable() for p in people):
+        raise _refused("officer", "officer must be a principal id of at most 40 printable characters.", "not an id")
     if people:
         where.append(naming_people(people))
     return where
