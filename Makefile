@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/auditor.py
 	$(BIN)/python bench/simulate.py
 	$(BIN)/python bench/screening.py
+	$(BIN)/python bench/console.py
 
 ## chaos: the whole stack under load while every process is SIGKILLed; exits 1 on any loss or duplicate
 chaos: $(STAMP)

@@ -4,15 +4,17 @@ recording statistics and sample audits."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import StringConstraints
 
 from schemas.envelope import AwareDatetime
 from schemas.events import FlagStatus, Role
-from services.auditor import judging, ledger, repository, service
+from services.auditor import audit_repository, flag_search, judging, ledger, repository, service
 from services.auditor.rules import statistics
 from services.auditor.rules.counting import recording_status
 from services.auditor.rules.flags import Rule, Severity, at_or_above
@@ -23,6 +25,7 @@ from services.auditor.schemas import (
     AuditJudgement,
     AuditRead,
     AuditResult,
+    CancellationReasonRow,
     CancellationRow,
     CancellationStats,
     ClockReading,
@@ -44,6 +47,7 @@ from services.runtime.http import runtime_of
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from services.runtime.routes import reading, writing
 
+PrincipalId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 FlagId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A flag's id (a bigint).")]
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
@@ -111,21 +115,32 @@ async def list_flags(
     crime_reference: Annotated[str | None, Query(max_length=40)] = None,
     raised_from: AwareDatetime | None = None,
     raised_to: AwareDatetime | None = None,
+    offence_group: Annotated[str | None, Query(max_length=100, description=flag_search.OFFENCE_GROUP)] = None,
+    officer: Annotated[list[PrincipalId] | None, Query(max_length=50, description=flag_search.OFFICER)] = None,
+    with_total: Annotated[bool, Query(description="Also count every flag passing the filters (`total`).")] = False,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> FlagPage:
-    """Your force's flags, filtered by rule, status, minimum severity, period, contact or crime; oldest first."""
+    """Your force's flags, filtered by rule, status, minimum severity, period, contact, crime, offence group or the
+    officers who acted; oldest first."""
     require_own_force(principal, force, "flags")
+    where = flag_search.evidence_filters(request.app.state.standard.catalogue, offence_group, officer)
+    filters: dict[str, Any] = dict(
+        rule=rule.value if rule else None, status=status.value if status else None,
+        severities=at_or_above(severity) if severity else None, contact_id=contact_id,
+        crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
+    )  # fmt: skip
     async with reading(request, principal) as route:
         rows = await repository.list_flags(
-            route.session, force=principal.force, rule=rule.value if rule else None,
-            status=status.value if status else None, severities=at_or_above(severity) if severity else None,
-            contact_id=contact_id, crime_reference=crime_reference, raised_from=raised_from, raised_to=raised_to,
-            after=after, limit=limit,
-        )  # fmt: skip
+            route.session, force=principal.force, after=after, limit=limit, where=where, **filters
+        )
+        total = None
+        if with_total:
+            conditions = [*repository.flag_filters(force=principal.force, **filters), *where]
+            total = await flag_search.count_flags(route.session, force=principal.force, where=conditions)
         route.touches("flag", *(str(r.flag_id) for r in rows))
     items = [flag_read(r) for r in rows]
-    return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None)
+    return FlagPage(items=items, next_after=items[-1].flag_id if len(items) == limit else None, total=total)
 
 
 async def _detail(request: Request, flag_id: FlagId, principal: Principal, *, consulted: bool = True) -> FlagDetail:
@@ -258,17 +273,35 @@ async def cancellation_stats(
     async with reading(request, principal) as route:
         route.touches("statistics", f"cancellations:{own}")
         rows = await repository.removals_between(route.session, force=own, start=start, end=end)
-    table = [
-        CancellationRow(
-            audit_category=category,
-            cancellations=judged.trials,
-            correct=judged.successes,
-            summary=f"{judged.successes} of {judged.trials} correct",
-            correct_rate=rate_read(judged),
+    by_reason = []
+    for code, reason in REMOVAL_REASONS.items():
+        of_code = [r for r in rows if r.code == code]
+        judged = statistics.wilson(sum(1 for r in of_code if r.judged_correct), len(of_code))
+        by_reason.append(
+            CancellationReasonRow(code=code, reason=reason, **_judged_row(judged), categories=_judged_table(of_code))
         )
-        for category, judged in statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
-    ]
-    return CancellationStats(force=own, period_from=start, period_to=end, categories=table)
+    return CancellationStats(
+        force=own, period_from=start, period_to=end, categories=_judged_table(rows), by_reason=by_reason
+    )
+
+
+REMOVAL_REASONS = {
+    "C1": "transferred: committed outside the force's area",
+    "C2": "additional verifiable information: no notifiable crime occurred",
+    "C3": "duplicate, or part of a crime already recorded",
+    "C4": "recorded in error",
+}
+
+
+def _judged_row(judged: statistics.Proportion) -> dict[str, Any]:
+    return {"cancellations": judged.trials, "correct": judged.successes, "correct_rate": rate_read(judged),
+            "summary": f"{judged.successes} of {judged.trials} correct"}  # fmt: skip
+
+
+def _judged_table(rows: Sequence[Any]) -> list[CancellationRow]:
+    """Per audit category: "x of n correct", like the inspectorate's table."""
+    judged = statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
+    return [CancellationRow(audit_category=category, **_judged_row(p)) for category, p in judged]
 
 
 # ------------------------------------------------------------------------------------------------ sample audits
@@ -280,7 +313,7 @@ Auditor = Annotated[Principal, AUDITORS]
 
 async def _audit(request: Request, audit_id: UUID, principal: Principal, recorded_12_months: int | None) -> AuditRead:
     async with reading(request, principal) as route:
-        audit, items = await repository.get_audit(route.session, audit_id)
+        audit, items = await audit_repository.get_audit(route.session, audit_id)
         audit = route.own(audit, f"No audit {audit_id}.")
         route.touches("audit", str(audit_id))
         own_count = await repository.crimes_recorded_between(
@@ -348,9 +381,9 @@ async def judge(
             errors=[FieldError(field="body.crimes_correctly_recorded", message="more than crimes_required")],
         )  # fmt: skip
     async with writing(request, principal) as route:
-        audit, _ = await repository.get_audit(route.session, audit_id)
+        audit, _ = await audit_repository.get_audit(route.session, audit_id)
         route.own(audit, f"No audit {audit_id}.")
-        judged = await repository.judge_item(
+        judged = await audit_repository.judge_item(
             route.session, audit_id=audit_id, item_no=item_no, crimes_required=body.crimes_required,
             crimes_correctly_recorded=body.crimes_correctly_recorded, judged_by=principal.key_id,
             judged_at=clock.now(), note=body.note,

@@ -24,14 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text, Uuid
 
 from services.auditor.models import (
     alert_stream,
-    audit_items,
-    audits,
     contacts,
     crimes,
     flag_history,
@@ -278,8 +275,7 @@ async def get_flag(session: AsyncSession, flag_id: int, *, lock: bool = False) -
     return (await session.execute(query.with_for_update() if lock else query)).first()
 
 
-async def list_flags(
-    session: AsyncSession,
+def flag_filters(
     *,
     force: str,
     rule: str | None = None,
@@ -289,25 +285,32 @@ async def list_flags(
     crime_reference: str | None = None,
     raised_from: datetime | None = None,
     raised_to: datetime | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions a force's flags must meet to pass the listing's filters."""
+    conditions = [flags.c.force == force]
+    equal = {"rule": rule, "status": status, "contact_id": contact_id, "crime_reference": crime_reference}
+    conditions.extend(flags.c[column] == value for column, value in equal.items() if value)
+    if severities:
+        conditions.append(flags.c.severity.in_(list(severities)))
+    if raised_from:
+        conditions.append(flags.c.raised_at >= raised_from)
+    if raised_to:
+        conditions.append(flags.c.raised_at < raised_to)
+    return conditions
+
+
+async def list_flags(
+    session: AsyncSession,
+    *,
+    force: str,
     after: int | None = None,
     limit: int = 50,
+    where: Sequence[ColumnElement[bool]] = (),
+    **filters: Any,
 ) -> Sequence[Row[Any]]:
-    """A force's flags, filtered, oldest first (keyset pagination after a flag id)."""
-    query = select(flags).where(flags.c.force == force)
-    if rule:
-        query = query.where(flags.c.rule == rule)
-    if status:
-        query = query.where(flags.c.status == status)
-    if severities:
-        query = query.where(flags.c.severity.in_(list(severities)))
-    if contact_id:
-        query = query.where(flags.c.contact_id == contact_id)
-    if crime_reference:
-        query = query.where(flags.c.crime_reference == crime_reference)
-    if raised_from:
-        query = query.where(flags.c.raised_at >= raised_from)
-    if raised_to:
-        query = query.where(flags.c.raised_at < raised_to)
+    """A force's flags, filtered (`flag_filters`, and any further conditions), oldest first (keyset pagination
+    after a flag id)."""
+    query = select(flags).where(*flag_filters(force=force, **filters), *where)
     if after:
         query = query.where(flags.c.flag_id > after)
     return (await session.execute(query.order_by(flags.c.flag_id).limit(limit))).all()
@@ -383,33 +386,3 @@ async def removals_between(session: AsyncSession, *, force: str, start: datetime
             )
         )
     ).all()
-
-
-# ------------------------------------------------------------------------------------------------ sample audits
-
-
-async def insert_audit(session: AsyncSession, audit: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
-    """Stores a sample audit and its items."""
-    await session.execute(insert(audits).values(**audit))
-    if items:
-        await session.execute(insert(audit_items), list(items))
-
-
-async def get_audit(session: AsyncSession, audit_id: UUID) -> tuple[Row[Any] | None, Sequence[Row[Any]]]:
-    """A sample audit and its items in order."""
-    audit = (await session.execute(select(audits).where(audits.c.audit_id == audit_id))).first()
-    items = (
-        await session.execute(
-            select(audit_items).where(audit_items.c.audit_id == audit_id).order_by(audit_items.c.item_no)
-        )
-    ).all()
-    return audit, items
-
-
-async def judge_item(session: AsyncSession, *, audit_id: UUID, item_no: int, **values: Any) -> bool:
-    """Records an auditor's judgement on one sampled contact; False when there is no such item."""
-    result = await session.execute(
-        update(audit_items).where(audit_items.c.audit_id == audit_id, audit_items.c.item_no == item_no).values(**values)
-    )
-    assert isinstance(result, CursorResult)  # an UPDATE's result: it has the row count
-    return bool(result.rowcount)

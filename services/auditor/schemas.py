@@ -64,6 +64,7 @@ class FlagPage(BaseModel):
 
     items: list[FlagRead]
     next_after: int | None
+    total: int | None = Field(default=None, description="Flags passing the filters on every page (with_total).")
 
 
 class AuditedContact(BaseModel):
@@ -179,13 +180,27 @@ class CancellationRow(BaseModel):
     correct_rate: Rate
 
 
+class CancellationReasonRow(BaseModel):
+    """Removals under one reason (C1 transfer, C2 verifiable information, C3 duplicate, C4 error), "x of n correct",
+    with each audit category's share of them."""
+
+    code: str
+    reason: str
+    cancellations: int
+    correct: int
+    summary: str
+    correct_rate: Rate
+    categories: list[CancellationRow]
+
+
 class CancellationStats(BaseModel):
-    """Cancellations and transfers decided by a person, by the inspectorate's four audit categories."""
+    """Cancellations and transfers decided by a person, by the inspectorate's four audit categories and by reason."""
 
     force: str
     period_from: datetime
     period_to: datetime
     categories: list[CancellationRow]
+    by_reason: list[CancellationReasonRow] = Field(default_factory=list)
 
 
 class AuditCreate(BaseModel):

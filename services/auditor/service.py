@@ -22,7 +22,7 @@ from schemas.events import (
     ScreeningReviewed,
     VictimNotified,
 )
-from services.auditor import repository, screening_repository, screenings
+from services.auditor import audit_repository, repository, screening_repository, screenings
 from services.auditor.ledger import FlagLedger, cure, raise_flags
 from services.auditor.projection import Projected, project_run
 from services.auditor.rules import cancellations, detectors, statistics
@@ -272,7 +272,7 @@ async def draw_audit(
     ]
     sample = draw_sample(population, size=size, seed=seed, stratify=stratify)
     audit_id = uuid4()
-    await repository.insert_audit(
+    await audit_repository.insert_audit(
         session,
         {
             "audit_id": audit_id, "force": force, "created_by": by, "created_at": clock.now(),

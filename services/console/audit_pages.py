@@ -45,11 +45,10 @@ async def compliance_page(request: Request) -> HTMLResponse:
     def stats(path: str, a: datetime, b: datetime) -> Any:
         return calls.get("auditor", path, key=person.key, params={"from": a.isoformat(), "to": b.isoformat()})
 
-    whole, cancellations, *weekly = await asyncio.gather(
-        stats("/v1/stats/recording", start, end),
-        stats("/v1/stats/cancellations", start, end),
-        *(stats("/v1/stats/recording", a, b) for a, b in periods),
+    cancellations, *weekly = await asyncio.gather(
+        stats("/v1/stats/cancellations", start, end), *(stats("/v1/stats/recording", a, b) for a, b in periods)
     )
+    whole = presenters.whole_period(weekly)
     settings = console_settings(request)
     bands = {
         "outstanding": settings.grade_outstanding,

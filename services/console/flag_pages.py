@@ -26,7 +26,6 @@ from services.console.web import (
     SEVERITIES,
     UPSTREAM_PAGE,
     catalogue_of,
-    console_settings,
     handled_by_console,
     midnight,
     one_of,
@@ -45,11 +44,14 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 def _flag_filters(request: Request) -> dict[str, Any]:
     q = request.query_params
     start, end = parse_day(q.get("from"), "from"), parse_day(q.get("to"), "to")
-    officer = (q.get("officer") or "").strip()[:40] or None
+    # An officer's key id, or a team's, separated by commas.
+    officers = [o.strip() for o in (q.get("officer") or "").split(",") if o.strip()][:50]
+    if any(len(o) > 40 for o in officers):
+        raise ProblemError(422, "Request is not valid", "An officer's key id has at most 40 characters.")
     group = (q.get("offence_group") or "").strip()[:100] or None
-    after = q.get("after")
-    if after and not after.isdigit():
-        raise ProblemError(422, "Request is not valid", "after must be a flag number.")
+    after, position = q.get("after"), q.get("pos")
+    if (after and not after.isdigit()) or (position and not position.isdigit()):
+        raise ProblemError(422, "Request is not valid", "after must be a flag number and pos a count.")
     return {
         "rule": one_of(q.get("rule"), RULES, "rule"),
         "status": one_of(q.get("status"), tuple(s.value for s in FlagStatus), "status"),
@@ -57,64 +59,47 @@ def _flag_filters(request: Request) -> dict[str, Any]:
         "from": start,
         "to": end,
         "offence_group": group,
-        "officer": officer,
+        "officer": ", ".join(officers) or None,
+        "officers": officers,
         "after": int(after) if after else None,
+        "pos": int(position) if position else 0,
     }
 
 
-def _auditor_params(filters: dict[str, Any], *, after: int | None, limit: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"limit": limit}
-    for name in ("rule", "status", "severity"):
-        if filters[name]:
-            params[name] = filters[name]
+def _auditor_params(filters: dict[str, Any], *, after: int | None, limit: int, total: bool) -> list[tuple[str, Any]]:
+    params: list[tuple[str, Any]] = [("limit", limit)]
+    params += [(name, filters[name]) for name in ("rule", "status", "severity", "offence_group") if filters[name]]
+    params += [("officer", officer) for officer in filters["officers"]]
     if filters["from"]:
-        params["raised_from"] = midnight(filters["from"]).isoformat()
+        params.append(("raised_from", midnight(filters["from"]).isoformat()))
     if filters["to"]:
-        params["raised_to"] = midnight(filters["to"] + timedelta(days=1)).isoformat()
+        params.append(("raised_to", midnight(filters["to"] + timedelta(days=1)).isoformat()))
     if after is not None:
-        params["after"] = after
+        params.append(("after", after))
+    if total:
+        params.append(("with_total", "true"))
     return params
 
 
-async def _flag_pages(
-    request: Request, person: SignedIn, filters: dict[str, Any], *, wanted: int, scan_limit: int
-) -> tuple[list[dict[str, Any]], int | None, int]:
-    """Flags passing every filter, from `after` on: (flags, where the next page starts, flags read)."""
-    catalogue = catalogue_of(request)
-    local = bool(filters["offence_group"] or filters["officer"])
-    after, scanned = filters["after"], 0
-    found: list[dict[str, Any]] = []
-    while True:
-        limit = UPSTREAM_PAGE if local else min(wanted - len(found), UPSTREAM_PAGE)
-        page = await service_calls(request).get(
-            "auditor", "/v1/flags", key=person.key, params=_auditor_params(filters, after=after, limit=limit)
-        )
-        for flag in page["items"]:
-            scanned += 1
-            after = flag["flag_id"]
-            if presenters.flag_matches(
-                flag, offence_group=filters["offence_group"], officer=filters["officer"], catalogue=catalogue
-            ):
-                found.append(flag)
-                if len(found) == wanted:
-                    return found, after if (page["next_after"] or flag is not page["items"][-1]) else None, scanned
-        if page["next_after"] is None:
-            return found, None, scanned
-        if scanned >= scan_limit:
-            return found, after, scanned
+async def _flag_page(
+    request: Request, person: SignedIn, filters: dict[str, Any], *, after: int | None, limit: int, total: bool = False
+) -> dict[str, Any]:
+    """One page of the flags passing every filter, from `after` on (the auditor filters and pages them)."""
+    params = _auditor_params(filters, after=after, limit=limit, total=total)
+    page: dict[str, Any] = await service_calls(request).get("auditor", "/v1/flags", key=person.key, params=params)
+    return page
 
 
 @router.get("/flags", response_class=HTMLResponse)
 async def flags_page(request: Request) -> HTMLResponse:
-    """Every flag of the force, filtered and paged on the server."""
+    """Every flag of the force, filtered and paged on the server, with how many match."""
     person = await signed_in(request, "flags")
     filters = _flag_filters(request)
-    settings = console_settings(request)
-    flags, next_after, scanned = await _flag_pages(
-        request, person, filters, wanted=PAGE_SIZE, scan_limit=settings.flag_scan_limit
-    )
+    page = await _flag_page(request, person, filters, after=filters["after"], limit=PAGE_SIZE, total=True)
+    flags, next_after = page["items"], page["next_after"]
     catalogue = catalogue_of(request)
-    query = {k: v for k, v in request.query_params.items() if k != "after" and v}
+    query = {k: v for k, v in request.query_params.items() if k not in ("after", "pos") and v}
+    following = filters["pos"] + len(flags)
     return render(
         request,
         "flags.html" if request.headers.get("hx-request") != "true" else "_flags_table.html",
@@ -124,10 +109,11 @@ async def flags_page(request: Request) -> HTMLResponse:
         severities=SEVERITIES,
         statuses=[s.value for s in FlagStatus],
         groups=sorted({o.group for o in catalogue}),
-        next_url=f"/console/flags?{urlencode(query | {'after': next_after})}" if next_after else None,
+        total=page.get("total"),
+        shown=(filters["pos"] + 1, following),
+        next_url=f"/console/flags?{urlencode(query | {'after': next_after, 'pos': following})}" if next_after else None,
         first_url=f"/console/flags?{urlencode(query)}" if filters["after"] else None,
         csv_url=f"/console/flags.csv?{urlencode(query)}",
-        scanned=scanned if (filters["offence_group"] or filters["officer"]) else None,
     )
 
 
@@ -138,19 +124,17 @@ async def flags_csv(request: Request) -> StreamingResponse:
     filters = _flag_filters(request)
     catalogue = catalogue_of(request)
     # The first page is read before answering, so a refusal is an error response rather than a broken download.
-    first, next_after, _ = await _flag_pages(request, person, filters, wanted=UPSTREAM_PAGE, scan_limit=CSV_MAX_ROWS)
+    first = await _flag_page(request, person, filters, after=filters["after"], limit=UPSTREAM_PAGE)
 
     async def rows() -> AsyncIterator[str]:
         yield presenters.csv_text([presenters.FLAG_CSV_COLUMNS])
-        batch, after, sent = first, next_after, 0
+        page, sent = first, 0
         while True:
-            yield presenters.csv_text(presenters.flag_csv_row(f, catalogue) for f in batch)
-            sent += len(batch)
-            if after is None or sent >= CSV_MAX_ROWS:
+            yield presenters.csv_text(presenters.flag_csv_row(f, catalogue) for f in page["items"])
+            sent += len(page["items"])
+            if page["next_after"] is None or sent >= CSV_MAX_ROWS:
                 return
-            batch, after, _ = await _flag_pages(
-                request, person, filters | {"after": after}, wanted=UPSTREAM_PAGE, scan_limit=CSV_MAX_ROWS
-            )
+            page = await _flag_page(request, person, filters, after=page["next_after"], limit=UPSTREAM_PAGE)
 
     stamp = clock.now().strftime("%Y%m%d-%H%M")
     return StreamingResponse(

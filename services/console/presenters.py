@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,15 +97,6 @@ def people_named(flag: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def flag_matches(
-    flag: Mapping[str, Any], *, offence_group: str | None, officer: str | None, catalogue: OffenceCatalogue
-) -> bool:
-    """Whether a flag passes the filters the auditor's API cannot apply itself."""
-    if offence_group and offence_group not in offence_groups(flag, catalogue):
-        return False
-    return not (officer and officer not in people_named(flag))
-
-
 def _csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
     # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
@@ -156,3 +148,41 @@ def hours_text(hours: float) -> str:
     minutes = round(abs(hours) * 60)
     text = f"{minutes // 60} h {minutes % 60:02d} min"
     return f"{text} overdue" if hours < 0 else f"{text} left"
+
+
+Z95 = 1.959963984540054
+
+
+def wilson_rate(numerator: int, denominator: int) -> dict[str, Any]:
+    """A proportion with its 95% Wilson score interval, shaped as the auditor answers a rate (its same formula)."""
+    if denominator <= 0:
+        return {"numerator": numerator, "denominator": denominator, "rate": None, "ci_low": None, "ci_high": None,
+                "margin": None}  # fmt: skip
+    p, z = numerator / denominator, Z95
+    scale = 1 + z * z / denominator
+    centre = (p + z * z / (2 * denominator)) / scale
+    half = z * math.sqrt(p * (1 - p) / denominator + z * z / (4 * denominator * denominator)) / scale
+    low, high = max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
+    return {"numerator": numerator, "denominator": denominator, "rate": p, "ci_low": low, "ci_high": high,
+            "margin": (high - low) / 2}  # fmt: skip
+
+
+def _summed(rates: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    rates = list(rates)
+    return wilson_rate(sum(r["numerator"] for r in rates), sum(r["denominator"] for r in rates))
+
+
+def whole_period(weekly: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The period's recording figures from its weeks' (each contact counts in the one week it was received, so
+    numerators and denominators add up); R and the annual estimate are the last week's, both being counted to the
+    period's end. One pass over the contacts instead of two."""
+    last = weekly[-1]
+    rates = {group: _summed(w["recording_rate"][group] for w in weekly) for group in last["recording_rate"]}
+    overall = rates["overall"]["rate"]
+    annual = last["recorded_crime_12_months"]
+    return {
+        "recording_rate": rates,
+        "recorded_within_limit": _summed(w["recorded_within_limit"] for w in weekly),
+        "recorded_crime_12_months": annual,
+        "unrecorded_crimes_per_year": annual * (1 - overall) / overall if overall else None,
+    }

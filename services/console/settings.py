@@ -42,13 +42,6 @@ class ConsoleSettings(ServiceSettings):
     grade_requires_improvement: float = Field(
         default=0.85, gt=0, le=1, description="… 'requires improvement' line; below it 'inadequate'."
     )
-    flag_scan_limit: int = Field(
-        default=5000,
-        ge=500,
-        le=100_000,
-        description="Most flags read from the auditor to fill one page when filtering by offence group or officer "
-        "(filters the auditor cannot apply itself).",
-    )
 
     def service_url(self, service: str) -> str:
         """The base URL of intake, recorder or auditor."""

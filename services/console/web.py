@@ -46,6 +46,7 @@ RULES = (
     "CANCELLATION_VICTIM_NOT_TOLD",
     "HIGH_RISK_CANCELLATION",
     "DOWNGRADE",
+    "HIDDEN_CRIME_UNREVIEWED",
 )
 SEVERITIES = ("low", "medium", "high", "critical")
 RESOLUTIONS = ("corrected", "justified", "false_positive")

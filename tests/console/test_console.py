@@ -277,6 +277,51 @@ async def test_a_flag_can_be_found_by_filters_and_shows_contact_decision_and_eve
     await shoot(page, "flag")
 
 
+async def test_flags_filter_by_officer_or_team_count_the_matches_and_cancellations_show_by_reason(
+    page: Any, console_stack: ConsoleStack, api: dict[str, httpx.AsyncClient]
+) -> None:
+    stack = console_stack
+    decided = await submit(stack, api, contact())
+    crn = decided["crime_references"][0]
+    asked = await api["recorder"].post(
+        f"/v1/crimes/{crn}/cancellation-requests",
+        json={"code": "C2", "explanation": "CCTV shows the phone was dropped, not taken.",
+              "avi": {"description": "CCTV of the whole incident", "held_at": "exhibit JB/1"},
+              "victim_informed": True, "victim_informed_at": datetime.now(UTC).isoformat()},
+        headers=stack.auth(Role.OFFICER),
+    )  # fmt: skip
+    assert asked.status_code == 201, asked.text
+    approved = await api["recorder"].post(
+        f"/v1/cancellation-requests/{asked.json()['request_id']}/approval",
+        json={"note": "AVI seen."}, headers=stack.auth(Role.DDM),
+    )  # fmt: skip
+    assert approved.status_code == 200, approved.text
+    flag = await wait_for_flag(stack, api, "HIGH_RISK_CANCELLATION", decided["contact_id"])
+    ddm = stack.keys[Role.DDM].split("_")[1]  # the principal the evidence names as the authoriser
+
+    await sign_in(page, stack, Role.FCR)
+    await page.goto(stack.urls["console"] + "/console/flags")
+    await page.get_by_label("Officer or team").fill(f"nobody, {ddm}")  # a team: any of its officers
+    await page.get_by_role("button", name="Filter").click()
+    await page.wait_for_url(re.compile(r"officer=nobody"))
+    await page.get_by_role("link", name=f"#{flag['flag_id']}", exact=True).wait_for()
+    expected = await api["auditor"].get(
+        "/v1/flags", params=[("officer", "nobody"), ("officer", ddm), ("with_total", "true")],
+        headers=stack.auth(Role.FCR),
+    )  # fmt: skip
+    total = expected.json()["total"]
+    assert total >= 1 and {f["flag_id"] for f in expected.json()["items"]} >= {flag["flag_id"]}
+    assert await page.locator("#flag-count").inner_text() == f"Flags 1–{min(total, 50)} of {total:,} matching"
+    await page.get_by_label("Officer or team").fill("nobody")
+    await page.get_by_role("button", name="Filter").click()
+    await page.locator("#flag-results .empty").wait_for()
+
+    await page.goto(stack.urls["console"] + "/console/compliance")
+    reasons = await page.locator("#cancellation-reasons").inner_text()
+    assert re.search(r"C2 additional verifiable information.*\d+ of [1-9]\d* correct", reasons)
+    assert "C3 duplicate" in reasons and "0 of 0 correct" in reasons
+
+
 # ------------------------------------------------------------------------------------------------ compliance
 
 
@@ -298,6 +343,12 @@ async def test_compliance_draws_its_charts_from_the_auditors_figures(
     overall = expected["recording_rate"]["overall"]
     assert await page.locator("#overall-rate").inner_text() == f"{overall['rate'] * 100:.1f}%"
     assert "0 of 0 correct" in await page.locator("#cancellations").inner_text()
+    # The period's figures are its weeks' added up, and agree with the auditor's own for the whole period.
+    assert (
+        f"{overall['numerator']} of {overall['denominator']} crimes recorded" in await page.locator("main").inner_text()
+    )
+    if overall["rate"] is not None:
+        assert f"± {overall['margin'] * 100:.2f}%" in await page.locator("main").inner_text()
     for chart in ("chart-weekly", "chart-groups", "chart-cancellations"):  # drawn by the vendored Chart.js
         assert await page.evaluate(f"Chart.getChart(document.getElementById('{chart}')) !== undefined")
     await shoot(page, "compliance")
