@@ -31,11 +31,11 @@ def service_apps(services: Services) -> dict[str, FastAPI]:
     return apps
 
 
-def _walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+def walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
     for route in routes:
         inner = getattr(route, "original_router", None) or getattr(route, "router", None)
         if not hasattr(route, "path") and inner is not None and hasattr(inner, "routes"):
-            yield from _walk(inner.routes)  # an included router: its routes are the app's
+            yield from walk(inner.routes)  # an included router: its routes are the app's
         else:
             yield route
 
@@ -44,7 +44,7 @@ def route_table(services: Services) -> list[str]:
     """Every route the three services serve, as `service METHOD /path/{param}` (HEAD goes with GET)."""
     table = []
     for name, app in service_apps(services).items():
-        for route in _walk(list(app.routes)):
+        for route in walk(list(app.routes)):
             methods = set(getattr(route, "methods", None) or {"*"}) - {"HEAD"}
             path = getattr(route, "path", repr(route))
             table.extend(f"{name} {method} {path}" for method in sorted(methods or {"HEAD"}))
