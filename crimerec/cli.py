@@ -124,7 +124,7 @@ def keys_issue(
 @outbox_app.command("republish")
 def outbox_republish(database_url: DatabaseUrl = None, kafka_bootstrap: KafkaBootstrap = None) -> None:
     """Re-seeds the topics from every service's retained outbox (after a broker lost its log)."""
-    count = asyncio.run(stack.prepare_broker(_engines(database_url, kafka_bootstrap), republish=True))
+    count = asyncio.run(stack.prepare_broker(_engines(database_url, kafka_bootstrap), republish=True, everything=True))
     console.print(f"{count} events marked for publication again; running services publish them now.")
 
 

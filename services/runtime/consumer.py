@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
@@ -26,6 +27,9 @@ from services.runtime.messaging import UnitOfWork
 from services.runtime.settings import EngineSettings
 
 log = logging.getLogger(__name__)
+
+FIRST_RUN = 100
+"""Records in a consumer's first run of a polled batch, before it knows how long a record takes."""
 
 
 _TRANSIENT = (
@@ -115,6 +119,22 @@ def loggable(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts the rebalances a consumer went through (each gives it an assignment, perhaps empty)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to do: offsets are committed after each run, never held back."""
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        """Counts the assignment."""
+        self.count += 1
+        metrics.CONSUMER_REBALANCES.labels(self.name).inc()
+
+
 class ConsumerRunner:
     """Runs one subscription: inbox-deduplicated handling, offsets committed after the database commit, a .dlq."""
 
@@ -139,7 +159,6 @@ class ConsumerRunner:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.consumer = AIOKafkaConsumer(
-            *[settings.topic(name) for name in subscription.topics],
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.topic_prefix + subscription.name,
             client_id=subscription.name,
@@ -148,7 +167,13 @@ class ConsumerRunner:
             max_poll_records=batch_size,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         )
+        self.assignments = _Assignments(subscription.name)
+        self.consumer.subscribe([settings.topic(name) for name in subscription.topics], listener=self.assignments)
+        # A polled batch is handled in runs, each committed, sized to take a quarter of the poll interval at most.
+        self.run_size = min(FIRST_RUN, batch_size)
+        self.polled_at = time.monotonic()
         self.caught_up = False  # True when the last poll found nothing new: every assigned event is handled
         # Event time per partition: the last event handled, and which partitions still have unread events.
         self.marks: dict[TopicPartition, datetime] = {}
@@ -160,16 +185,43 @@ class ConsumerRunner:
         try:
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                self.polled_at = time.monotonic()
                 beyond = await self._partitions_with_more()
                 self.unread = beyond | set(batches)
                 for tp, records in batches.items():
-                    await self.process(records)
-                    await self._commit(tp, records[-1].offset + 1)
-                    if tp not in beyond:
+                    if await self._process_in_time(tp, records) and tp not in beyond:
                         self.unread.discard(tp)
                 self.caught_up = not batches and bool(self.consumer.assignment())
         finally:
             await self.consumer.stop()
+
+    async def _process_in_time(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Handles a partition's polled records in runs, committing after each, so the consumer polls again well
+        inside its max poll interval (a consumer that does not is put out of its group: a rebalance, and its
+        partitions' work done again by the next owner). When half the interval has gone, or the partition was taken
+        away by a rebalance, it stops: the rest is fetched again at the next poll (by whoever owns it then).
+        True when every record was handled here."""
+        interval = self.settings.kafka_max_poll_interval_ms / 1000
+        start = 0
+        while start < len(records):
+            if tp not in self.consumer.assignment():
+                return False  # revoked: the next owner starts from our last commit
+            if time.monotonic() - self.polled_at > interval / 2:
+                self.consumer.seek(tp, records[start].offset)  # given back, to be fetched again after a poll
+                return False
+            run = records[start : start + self.run_size]
+            began = time.monotonic()
+            await self.process(run)
+            await self._commit(tp, run[-1].offset + 1)
+            self._size_runs(len(run), time.monotonic() - began, interval)
+            start += len(run)
+        return True
+
+    def _size_runs(self, handled: int, seconds: float, interval: float) -> None:
+        """The next run's size: what takes a quarter of the poll interval at the pace just seen (at most double
+        the last, at most a polled batch)."""
+        fits = int(interval / 4 / max(seconds / handled, 1e-6))
+        self.run_size = max(1, min(fits, self.run_size * 2, self.batch_size))
 
     async def _partitions_with_more(self) -> set[TopicPartition]:
         """Assigned partitions with events beyond what has been fetched (or not known yet)."""

@@ -26,6 +26,12 @@ class EngineSettings(BaseSettings):
         description="Consumer group session timeout (a group join waits about half of it).",
     )
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        description="A consumer that has not polled for this long leaves its group; a polled batch is handled in "
+        "runs that fit well inside it, and what does not fit is fetched again at the next poll.",
+    )
     topic_prefix: str = Field(default="", max_length=100, description="Put in front of every topic name.")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     simulated_clock: bool = Field(
