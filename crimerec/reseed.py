@@ -68,3 +68,12 @@ async def republish_unhandled(engine: AsyncEngine, outbox: Table, settings: Engi
             .values(published_at=None)
         )
     return result.rowcount or 0
+
+
+def groups_and_topics() -> dict[str, list[str]]:
+    """Each consuming group (by its inbox name) and the topics it reads."""
+    read: dict[str, list[str]] = {}
+    for topic, groups in CONSUMERS.items():
+        for group in groups:
+            read.setdefault(group.consumer, []).append(topic)
+    return read

@@ -49,6 +49,7 @@ async def group_lag(settings: EngineSettings, group: str, topic_names: Sequence[
     await probe.start()
     await member.start()
     try:
+        await probe.topics()  # metadata of every topic, so their partitions are known
         partitions = [
             TopicPartition(name, p) for name in topic_names for p in sorted(probe.partitions_for_topic(name) or ())
         ]
