@@ -29,7 +29,7 @@ from services.runtime.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
-FIRST_RUN = 100
+FIRST_RUN = 20
 """Records in a consumer's first run of a polled batch, before it knows how long a record takes."""
 
 

@@ -2,8 +2,8 @@
 
 A consumer that does not poll again within `max_poll_interval_ms` is put out of its group: its partitions go to
 another member, which starts from the last committed offset and reads again what the first was still handling; the
-first rejoins, and the group rebalances again. Here a handler takes 10 ms an event, a batch holds 600 events (six
-seconds of work) and the poll interval is two seconds, with two members in the group.
+first rejoins, and the group rebalances again. Here a handler takes over 5 ms an event, a batch holds 1,000 events
+(over five seconds of work) and the poll interval is three seconds, with two members in the group.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from services.runtime.settings import EngineSettings
 from tests.runtime.scratch import Scratch, committed_offset, decided_event, handled_ids, record_handled, running
 from tests.support import eventually
 
-EVENTS = 600
+EVENTS = 1000
 
 
 def _metric(name: str, consumer: str) -> float:
@@ -39,7 +39,7 @@ async def test_a_batch_longer_than_the_poll_interval_is_handled_once_without_a_r
 ) -> None:
     settings = broker.model_copy(
         update={
-            "kafka_max_poll_interval_ms": 2_000,
+            "kafka_max_poll_interval_ms": 3_000,
             "kafka_session_timeout_ms": 6_000,
             "kafka_heartbeat_interval_ms": 500,
         }
@@ -48,7 +48,7 @@ async def test_a_batch_longer_than_the_poll_interval_is_handled_once_without_a_r
 
     async def slow(uow: UnitOfWork, envelope: Envelope, payload: BaseModel) -> None:
         calls[envelope.event_id] += 1
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
         await record_handled(uow, scratch, envelope)
 
     name = f"rt-slow-{uuid.uuid4().hex[:8]}"
