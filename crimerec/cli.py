@@ -121,10 +121,30 @@ def keys_issue(
     print(asyncio.run(issue()))
 
 
+@app.command()
+def lag(kafka_bootstrap: KafkaBootstrap = None) -> None:
+    """How many records each consumer group has not committed past, per topic (end offsets by a fetch's high
+    watermark, right on the embedded broker too)."""
+    from rich.table import Table
+
+    from crimerec.reseed import groups_and_topics
+    from services.runtime.offsets import group_lag
+
+    engines = _engines(None, kafka_bootstrap)
+    table = Table(title="consumer lag (records not committed past)")
+    for column in ("group", "topic", "lag"):
+        table.add_column(column, justify="right" if column == "lag" else "left")
+    for group, names in groups_and_topics().items():
+        lags = asyncio.run(group_lag(engines, engines.topic_prefix + group, [engines.topic(n) for n in names]))
+        for name in names:
+            table.add_row(group, name, str(sum(n for tp, n in lags.items() if tp.topic == engines.topic(name))))
+    console.print(table)
+
+
 @outbox_app.command("republish")
 def outbox_republish(database_url: DatabaseUrl = None, kafka_bootstrap: KafkaBootstrap = None) -> None:
     """Re-seeds the topics from every service's retained outbox (after a broker lost its log)."""
-    count = asyncio.run(stack.prepare_broker(_engines(database_url, kafka_bootstrap), republish=True))
+    count = asyncio.run(stack.prepare_broker(_engines(database_url, kafka_bootstrap), republish=True, everything=True))
     console.print(f"{count} events marked for publication again; running services publish them now.")
 
 

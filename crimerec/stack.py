@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,13 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import Table
 
 from schemas.events import Role
-from services.auditor import app as auditor_app
 from services.auditor import models as auditor_models
-from services.console import app as console_app
 from services.console import models as console_models
-from services.intake import app as intake_app
 from services.intake import models as intake_models
-from services.recorder import app as recorder_app
 from services.recorder import models as recorder_models
 from services.runtime import auth, migrate
 from services.runtime.database import create_engine
@@ -31,10 +27,15 @@ class ServiceSpec:
 
     name: str
     default_port: int
-    create_app: Callable[[], FastAPI]
+    app_module: str  # imported only by the process that serves it: a service starts without the others' code
     migrations: Path
     schema: str
     outbox: Table | None  # None for the console, which publishes nothing
+
+    def create_app(self) -> FastAPI:
+        """The service's ASGI app, its module imported now."""
+        app: FastAPI = importlib.import_module(self.app_module).create_app()
+        return app
 
 
 def _migrations(module: object) -> Path:
@@ -45,24 +46,24 @@ SERVICES: dict[str, ServiceSpec] = {
     "intake": ServiceSpec(
         "intake",
         8001,
-        intake_app.create_app,
-        _migrations(intake_app),
+        "services.intake.app",
+        _migrations(intake_models),
         intake_models.SCHEMA,
         intake_models.outbox,
     ),
     "recorder": ServiceSpec(
         "recorder",
         8002,
-        recorder_app.create_app,
-        _migrations(recorder_app),
+        "services.recorder.app",
+        _migrations(recorder_models),
         recorder_models.SCHEMA,
         recorder_models.outbox,
     ),
     "auditor": ServiceSpec(
         "auditor",
         8003,
-        auditor_app.create_app,
-        _migrations(auditor_app),
+        "services.auditor.app",
+        _migrations(auditor_models),
         auditor_models.SCHEMA,
         auditor_models.outbox,
     ),
@@ -73,8 +74,8 @@ SERVICES: dict[str, ServiceSpec] = {
 CONSOLE = ServiceSpec(
     "console",
     8004,
-    console_app.create_app,
-    _migrations(console_app),
+    "services.console.app",
+    _migrations(console_models),
     console_models.SCHEMA,
     None,
 )
@@ -93,14 +94,21 @@ def migrate_all(database_url: str) -> None:
         migrate.upgrade(spec.migrations, database_url=database_url, schema=spec.schema)
 
 
-async def prepare_broker(engines: EngineSettings, *, republish: bool) -> int:
-    """Creates the topics; with `republish`, re-seeds them from every outbox (a broker that lost its log)."""
+async def prepare_broker(engines: EngineSettings, *, republish: bool, everything: bool = False) -> int:
+    """Creates the topics; with `republish`, re-seeds them from the outboxes (a broker that lost its log): the
+    events some consuming group has not handled yet, or with `everything` every retained one."""
     await ensure_topics(engines)
     if not republish:
         return 0
+    from crimerec.reseed import republish_unhandled
+
     engine = create_engine(engines)
     try:
-        counts = [await republish_outbox(engine, spec.outbox) for spec in SERVICES.values() if spec.outbox is not None]
+        counts = [
+            await (republish_outbox(engine, outbox) if everything else republish_unhandled(engine, outbox, engines))
+            for outbox in [spec.outbox for spec in SERVICES.values()]
+            if outbox is not None
+        ]
     finally:
         await engine.dispose()
     return sum(counts)

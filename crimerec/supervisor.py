@@ -127,15 +127,16 @@ class Stack:
         self.seed_broker(new=self.kafka is not None or self._broker_lost_log() is not None)
         return self.engines
 
-    def seed_broker(self, *, new: bool) -> None:
+    def seed_broker(self, *, new: bool, remember: bool = True) -> None:
         """Creates the topics; a broker that is new (embedded, or found to have lost its log) gets every retained
         outbox row again. The consumers' inboxes make the replay harmless."""
         assert self.engines is not None
         engines = self.engines
         republished = in_fresh_thread(lambda: stack.prepare_broker(engines, republish=new))
         if republished:
-            self.console.print(f"re-seeded the broker with {republished} retained events")
-        self._remember_broker()
+            self.console.print(f"re-seeded the broker with {republished} retained events not yet handled by all")
+        if remember:
+            self._remember_broker()
 
     def _remember_broker(self) -> None:
         assert self.engines is not None
@@ -265,34 +266,34 @@ class Stack:
             self._spawn(child)
             self.console.print(f"restarted {child.name} (restart {child.restarts}, pid {child.process.pid})")  # type: ignore[union-attr]
 
-    def _halt_services(self) -> None:
-        """Stops every service (gracefully for a few seconds, then by force), for a restart of what they use."""
-        for child in self.children.values():
+    def _halt_services(self, *, messaging_only: bool = False) -> list[Child]:
+        """Stops every service (or those with an outbox) at once by SIGKILL, for a restart of what they use. They are
+        crash-safe (the chaos run proves it), a graceful stop against a dead broker hangs in its producer's flush,
+        and a relay killed now can publish nothing more from a batch it held. Returns those it stopped."""
+        halted = [c for c in self.children.values() if not messaging_only or stack.PROCESSES[c.name].outbox is not None]
+        for child in halted:
             if child.process and child.process.poll() is None:
-                child.process.terminate()
-        for child in self.children.values():
+                child.process.kill()
+        for child in halted:
             if child.process:
-                try:
-                    child.process.wait(timeout=2)  # they are crash-safe: a short grace, then by force
-                except subprocess.TimeoutExpired:
-                    child.process.kill()
-                    child.process.wait()
+                child.process.wait()
+        return halted
 
-    def _restart_services(self) -> None:
-        for child in self.children.values():
+    def _restart_services(self, children: list[Child] | None = None) -> None:
+        for child in self.children.values() if children is None else children:
             assert child.failures is not None
             child.failures.next_start = None
             child.restarts += 1
             self._spawn(child)
 
     def recover_broker(self, reason: str) -> None:
-        """Brings back a broker that lost its log: the services stopped, the broker restarted (embedded), its topics
-        re-seeded from the outboxes, the services started again (consumers with no offsets start from the earliest)."""
+        """Brings back a broker that lost its log: the services killed, the broker restarted (embedded), its topics
+        re-seeded from the outboxes with what some group has not handled, the services started again."""
         started = now()
         self.console.print(f"[red]broker {reason}: restarting it, re-seeding it from the outboxes, and the services")
-        # The services stop first: a relay holding a row the lost broker acknowledged must not mark it published
-        # after the re-seed has reset it (it would then be on neither broker).
-        self._halt_services()
+        # The services go first: a relay holding a row the lost broker acknowledged must not mark it published
+        # after the re-seed has reset it (it would then be on neither broker), nor land an old batch on the new one.
+        killed, halted = self._halt_services(messaging_only=True), now()  # the console uses no broker: it stays
         while True:
             self._wait_before_restart("broker", self.broker_failures)
             try:
@@ -301,13 +302,18 @@ class Stack:
                     wait_port_free(self.kafka.host, self.kafka_port)
                     self.kafka.start()
                     self.book.note("broker", self.kafka.pid)
-                self.seed_broker(new=True)
+                broker_up = now()
+                self.seed_broker(new=True, remember=False)
                 break
             except Exception as exc:
                 self.console.print(f"[red]broker not back yet: {exc}")
-        self._engine_started["broker"] = now()
-        self._restart_services()
-        self.console.print(f"broker back after {now() - started:.1f} s; services restarted")
+        self._engine_started["broker"] = seeded = now()
+        self._restart_services(killed)
+        self._remember_broker()  # while the services start
+        self.console.print(
+            f"broker back after {seeded - started:.1f} s (services killed {halted - started:.1f} s, broker up"
+            f" {broker_up - halted:.1f} s, re-seeded {seeded - broker_up:.1f} s); services restarted"
+        )
 
     def recover_database(self) -> None:
         """Restarts a stopped embedded PostgreSQL; the services retry their transactions meanwhile."""
@@ -358,7 +364,7 @@ class Stack:
                     if why is not None:
                         self.recover_broker(f"lost its log ({why})")
                     next_check = now() + BROKER_CHECK_EVERY_S
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.2)
         finally:
             if feeder:
                 feeder.cancel()

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas import topics
+from services.runtime.offsets import end_offsets
 from services.runtime.settings import EngineSettings
 
 
@@ -70,7 +71,7 @@ async def fingerprint(settings: EngineSettings) -> BrokerFingerprint:
                 TopicPartition(name, p) for name in present for p in sorted(consumer.partitions_for_topic(name) or ())
             ]
             if partitions:
-                offsets = await consumer.end_offsets(partitions)
+                offsets = await end_offsets(consumer, partitions)  # right on the embedded broker too
                 ends = {f"{tp.topic}:{tp.partition}": int(offset) for tp, offset in offsets.items()}
         finally:
             await consumer.stop()

@@ -1,63 +1,36 @@
-"""The consumer loop: inbox-deduplicated handling, offsets committed after the database commit, a .dlq for poison."""
+"""The consumer loop: inbox-deduplicated handling, offsets committed after the database commit, a .dlq for poison.
+
+Its faults (`is_transient`, `PoisonEvent`, `parse_event`, `describe`, `loggable`) live in event_faults.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy import Table
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas import topics
 from schemas.envelope import Envelope
-from schemas.events import parse_payload
 from services.runtime import clock, logs, metrics
 from services.runtime.backoff import Backoff
+from services.runtime.event_faults import PoisonEvent, describe, is_transient, loggable, parse_event
 from services.runtime.messaging import UnitOfWork
 from services.runtime.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
-
-_TRANSIENT = (
-    OperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.InterfaceError,
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for faults that go away by themselves (database or broker unreachable, a serialization conflict):
-    retry, never dead-letter. Anything else is the event's own fault and ends in the .dlq after bounded tries."""
-    seen: BaseException | None = exc
-    depth = 0
-    # SQLAlchemy wraps the driver's error two levels down, so walk the whole cause chain.
-    while seen is not None and depth < 10:
-        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
-            return True
-        if isinstance(seen, _TRANSIENT):
-            return True
-        if isinstance(seen, KafkaError) and seen.retriable:
-            return True
-        seen = seen.__cause__ or seen.__context__
-        depth += 1
-    return False
+FIRST_RUN = 20
+"""Records in a consumer's first run of a polled batch, before it knows how long a record takes."""
 
 
 Handler = Callable[[UnitOfWork, Envelope, BaseModel], Awaitable[None]]
@@ -83,38 +56,22 @@ class Subscription:
     parse: Callable[[bytes | None], tuple[Envelope, BaseModel]] | None = None
 
 
-class PoisonEvent(Exception):
-    """An event that cannot be parsed or validated: it goes to the dead-letter topic at once."""
+class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts the rebalances a consumer went through (each gives it an assignment, perhaps empty)."""
 
+    def __init__(self, name: str, forget: Callable[[object], None]) -> None:
+        self.name = name
+        self.forget = forget
+        self.count = 0
 
-def parse_event(value: bytes | None) -> tuple[Envelope, BaseModel]:
-    """The envelope and typed payload of a record, or PoisonEvent saying what is wrong with it."""
-    if value is None:
-        raise PoisonEvent("record has no value")
-    try:
-        envelope = Envelope.model_validate_json(value)
-        return envelope, parse_payload(envelope)
-    except (ValidationError, ValueError) as exc:
-        raise PoisonEvent(describe(exc)[:2000]) from exc
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        """Forgets the partitions' event times (offsets need nothing: committed after each run, never held back)."""
+        self.forget(revoked)
 
-
-def describe(exc: BaseException) -> str:
-    """What went wrong, without the data it went wrong on: a validation error's places and messages, never its
-    input (an event carries victims' accounts, which must not reach the logs or the dead letters' headers)."""
-    if isinstance(exc, ValidationError):
-        errors = exc.errors(include_input=False, include_url=False, include_context=False)
-        places = [f"{'.'.join(str(p) for p in e['loc']) or exc.title}: {e['msg']}" for e in errors[:20]]
-        more = f"; and {len(errors) - 20} more" if len(errors) > 20 else ""
-        return f"{len(errors)} validation error(s) for {exc.title}: " + "; ".join(places) + more
-    return str(exc)
-
-
-def loggable(exc: BaseException) -> str:
-    """What a log line may say of an error: a validation error or a poison event as `describe` gives it (places and
-    messages), anything else by its kind alone, since its text may quote what it failed on."""
-    if isinstance(exc, ValidationError | PoisonEvent):
-        return describe(exc)
-    return type(exc).__name__
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        """Counts the assignment."""
+        self.count += 1
+        metrics.CONSUMER_REBALANCES.labels(self.name).inc()
 
 
 class ConsumerRunner:
@@ -131,6 +88,7 @@ class ConsumerRunner:
         producer: AIOKafkaProducer,
         batch_size: int = 2000,
         max_attempts: int = 5,
+        idle_after_s: float = 1.0,
     ) -> None:
         self.subscription = subscription
         self.settings = settings
@@ -141,7 +99,6 @@ class ConsumerRunner:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.consumer = AIOKafkaConsumer(
-            *[settings.topic(name) for name in subscription.topics],
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.topic_prefix + subscription.name,
             client_id=subscription.name,
@@ -151,11 +108,19 @@ class ConsumerRunner:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,  # aiokafka's 500 ms held every hop that long
+            max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         )
+        self.assignments = _Assignments(subscription.name, forget=self._forget)
+        self.consumer.subscribe([settings.topic(name) for name in subscription.topics], listener=self.assignments)
+        # A polled batch is handled in runs, each committed, sized to take a quarter of the poll interval at most.
+        self.run_size = min(FIRST_RUN, batch_size)
+        self.polled_at = time.monotonic()
         self.caught_up = False  # True when the last poll found nothing new: every assigned event is handled
         # Event time per partition: the last event handled, and which partitions still have unread events.
         self.marks: dict[TopicPartition, datetime] = {}
         self.unread: set[TopicPartition] = set()
+        self.idle_since: dict[TopicPartition, float] = {}  # partitions with nothing unread, since when
+        self.idle_after_s = idle_after_s
 
     async def run(self) -> None:
         """Consumes until cancelled; never stops on one bad event."""
@@ -163,16 +128,44 @@ class ConsumerRunner:
         try:
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                self.polled_at = time.monotonic()
                 beyond = await self._partitions_with_more()
                 self.unread = beyond | set(batches)
                 for tp, records in batches.items():
-                    await self.process(records)
-                    await self._commit(tp, records[-1].offset + 1)
-                    if tp not in beyond:
+                    if await self._process_in_time(tp, records) and tp not in beyond:
                         self.unread.discard(tp)
+                self._note_idle()
                 self.caught_up = not batches and bool(self.consumer.assignment())
         finally:
             await self.consumer.stop()
+
+    async def _process_in_time(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Handles a partition's polled records in runs, committing after each, so the consumer polls again well
+        inside its max poll interval (a consumer that does not is put out of its group: a rebalance, and its
+        partitions' work done again by the next owner). When half the interval has gone, or the partition was taken
+        away by a rebalance, it stops: the rest is fetched again at the next poll (by whoever owns it then).
+        True when every record was handled here."""
+        interval = self.settings.kafka_max_poll_interval_ms / 1000
+        start = 0
+        while start < len(records):
+            if tp not in self.consumer.assignment():
+                return False  # revoked: the next owner starts from our last commit
+            if time.monotonic() - self.polled_at > interval / 2:
+                self.consumer.seek(tp, records[start].offset)  # given back, to be fetched again after a poll
+                return False
+            run = records[start : start + self.run_size]
+            began = time.monotonic()
+            await self.process(run)
+            await self._commit(tp, run[-1].offset + 1)
+            self._size_runs(len(run), time.monotonic() - began, interval)
+            start += len(run)
+        return True
+
+    def _size_runs(self, handled: int, seconds: float, interval: float) -> None:
+        """The next run's size: what takes a quarter of the poll interval at the pace just seen (at most double
+        the last, at most a polled batch)."""
+        fits = int(interval / 4 / max(seconds / handled, 1e-6))
+        self.run_size = max(1, min(fits, self.run_size * 2, self.batch_size))
 
     async def _partitions_with_more(self) -> set[TopicPartition]:
         """Assigned partitions with events beyond what has been fetched (or not known yet)."""
@@ -185,19 +178,37 @@ class ConsumerRunner:
 
     def watermark(self, current: TopicPartition | None = None, event_time: datetime | None = None) -> datetime | None:
         """The event time every partition has reached: the earliest last-handled time among partitions with unread
-        events (the event in hand counting for its own); with nothing unread, the latest time handled. None while
-        a partition with unread events has not been read at all."""
+        events (the event in hand counting for its own) and those caught up for less than `idle_after_s` (an event
+        may be on its way to them: still in a producer's outbox, or just appended after our last fetch); with none
+        such, the latest time handled. None while a partition with unread events has not been read at all."""
+        now = time.monotonic()
         times = []
-        for tp in self.unread:
+        for tp in self.unread | self.marks.keys():
             if tp == current and event_time is not None:
                 times.append(event_time)
-            elif tp in self.marks:
-                times.append(self.marks[tp])
-            else:
+            elif tp in self.unread and tp not in self.marks:
                 return None
+            elif tp in self.unread or now - self.idle_since.get(tp, now) < self.idle_after_s:
+                times.append(self.marks[tp])
         if times:
             return min(times)
         return max(self.marks.values()) if self.marks else None
+
+    def _note_idle(self) -> None:
+        """Partitions with nothing unread start (or go on) being idle; the others are not."""
+        now = time.monotonic()
+        for tp in self.consumer.assignment():
+            if tp in self.unread:
+                self.idle_since.pop(tp, None)
+            else:
+                self.idle_since.setdefault(tp, now)
+
+    def _forget(self, partitions: object) -> None:
+        """A partition taken away by a rebalance no longer holds our watermark back (its next owner's does)."""
+        for tp in partitions:  # type: ignore[attr-defined]
+            self.marks.pop(tp, None)
+            self.idle_since.pop(tp, None)
+            self.unread.discard(tp)
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         backoff = Backoff()

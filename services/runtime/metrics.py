@@ -9,4 +9,7 @@ EVENTS_DEAD_LETTERED = Counter("crimerec_events_dead_lettered_total", "Events se
 CONSUMER_TRANSIENT_RETRIES = Counter(
     "crimerec_consumer_transient_retries_total", "Retries after a transient fault.", ["consumer"]
 )
+CONSUMER_REBALANCES = Counter(
+    "crimerec_consumer_rebalances_total", "Assignments a consumer was given (one a rebalance).", ["consumer"]
+)
 REQUEST_SECONDS = Histogram("crimerec_http_request_seconds", "HTTP request latency.", ["method", "route", "status"])

@@ -34,6 +34,12 @@ class EngineSettings(BaseSettings):
         "empty fetch this long even when an event arrives meanwhile, so it bounds a hop's latency; a real Kafka "
         "answers as soon as an event arrives, and a short wait only costs idle fetches.",
     )
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        description="A consumer that has not polled for this long leaves its group; a polled batch is handled in "
+        "runs that fit well inside it, and what does not fit is fetched again at the next poll.",
+    )
     topic_prefix: str = Field(default="", max_length=100, description="Put in front of every topic name.")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     simulated_clock: bool = Field(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_mode
 
 from schemas.envelope import Envelope
 from schemas.events import EVENT_TYPES
-from services.runtime.consumer import parse_event
+from services.runtime.event_faults import parse_event
 
 
 def _typed_envelope(event_type: str, payload: type[BaseModel]) -> type[Envelope]:

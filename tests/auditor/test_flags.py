@@ -22,6 +22,7 @@ from crimerec import stack
 from schemas import topics
 from schemas.envelope import Envelope
 from schemas.events import Role
+from services.runtime.offsets import end_offsets
 from services.runtime.settings import EngineSettings
 from tests.conftest import Keys, Services
 from tests.support import contact, eventually, idempotency_key
@@ -677,7 +678,8 @@ async def _committed_up_to_end(engines: EngineSettings) -> None:
             for topic in (engines.topic(topics.CONTACTS), engines.topic(topics.RECORDS))
             for p in consumer.partitions_for_topic(topic) or ()
         ]
-        ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items() if end > 0}
+        # Not ListOffsets alone: the embedded broker's undercounts a partition whose last batch holds several.
+        ends = {tp: end for tp, end in (await end_offsets(consumer, partitions)).items() if end > 0}
 
         async def caught_up() -> bool:
             committed = await admin.list_consumer_group_offsets(

@@ -730,10 +730,11 @@ async def test_running_up_again_keeps_the_data(up: Up, http: httpx.AsyncClient) 
     view = await audited(http, up, cid, within=10)
     assert [c["crime_reference"] for c in view["recorded_crimes"]] == [reference]
 
-    # The embedded broker came back empty and was re-seeded from the outboxes; replaying changed nothing.
-    if up.mode == "embedded":
-        retained = before["intake.outbox"] + before["recorder.outbox"] + before["auditor.outbox"]
-        assert f"re-seeded the broker with {retained} retained events" in (up.data_dir / "up.log").read_text()
+    # The embedded broker came back empty and was re-seeded from the outboxes with what some group had not handled:
+    # every contact and record had been (settled), so only the alerts, read outside crimerec, went out again.
+    if up.mode == "embedded" and before["auditor.outbox"]:
+        resent = f"re-seeded the broker with {before['auditor.outbox']} retained events not yet handled by all"
+        assert resent in (up.data_dir / "up.log").read_text()
     await settled(up)
     assert sorted(c["crime_reference"] for c in await all_crimes(http, up)) == crimes_before
     assert await counts(up) == before
