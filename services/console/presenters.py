@@ -172,12 +172,28 @@ def _summed(rates: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return wilson_rate(sum(r["numerator"] for r in rates), sum(r["denominator"] for r in rates))
 
 
+def _summed_recording(rates: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The weeks' recording rates added up, the interval widened as the auditor widens it for positive narrative
+    screens still undecided: from the lower bound if every one is an unrecorded crime to the decided upper bound."""
+    rates = list(rates)
+    decided = _summed(rates)
+    undecided = sum(r.get("undecided_screened_positive", 0) for r in rates)
+    out = decided | {"undecided_screened_positive": undecided, "decided_ci_low": decided["ci_low"]}
+    if undecided <= 0 or decided["rate"] is None:
+        return out | {"rate_if_undecided_are_crimes": decided["rate"]}
+    worst = wilson_rate(decided["numerator"], decided["denominator"] + undecided)
+    return out | {
+        "rate_if_undecided_are_crimes": worst["rate"], "ci_low": worst["ci_low"],
+        "margin": (decided["ci_high"] - worst["ci_low"]) / 2,
+    }  # fmt: skip
+
+
 def whole_period(weekly: list[Mapping[str, Any]]) -> dict[str, Any]:
     """The period's recording figures from its weeks' (each contact counts in the one week it was received, so
     numerators and denominators add up); R and the annual estimate are the last week's, both being counted to the
     period's end. One pass over the contacts instead of two."""
     last = weekly[-1]
-    rates = {group: _summed(w["recording_rate"][group] for w in weekly) for group in last["recording_rate"]}
+    rates = {group: _summed_recording(w["recording_rate"][group] for w in weekly) for group in last["recording_rate"]}
     overall = rates["overall"]["rate"]
     annual = last["recorded_crime_12_months"]
     return {
