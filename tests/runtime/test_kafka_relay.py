@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -159,11 +160,18 @@ async def test_a_notification_wakes_the_relay_long_before_its_poll_interval(
     assert await topic_size(broker, broker.topic(topics.CONTACTS)) == 2
 
 
+class _SlowProducer(AIOKafkaProducer):  # type: ignore[misc]
+    async def send_batch(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1)
+        return await super().send_batch(*args, **kwargs)
+
+
 async def test_a_row_committed_while_a_batch_is_being_published_is_not_left_for_the_next_poll(
     db: AsyncEngine, scratch: Scratch, broker: EngineSettings
 ) -> None:
-    # A producer that holds each batch for 1 s before sending keeps the relay inside publish_pending for a while.
-    slow = AIOKafkaProducer(bootstrap_servers=broker.kafka_bootstrap, acks="all", linger_ms=1000)
+    # A producer that holds each batch for 1 s before sending keeps the relay inside publish_pending for a while (a
+    # linger would not: the relay closes its batches, so they leave at once).
+    slow = _SlowProducer(bootstrap_servers=broker.kafka_bootstrap, acks="all")
     await slow.start()
     # Its own pool, as a service's relay has: the session's shared pool may be busy with what earlier tests left.
     own = create_async_engine(db.url, pool_size=2)
