@@ -198,7 +198,7 @@ def _removal_fact(row: Mapping[str, Any]) -> Removal:
         ho_class=row["ho_class"],
         audit_category=row["audit_category"],
         code=row["code"],
-        grounds=detail["grounds"],
+        grounds=detail.get("grounds") or {},  # none stored: no grounds (and a sweep never stalls on such a row)
         request_id=detail.get("request_id"),
         requested_by=detail.get("requested_by"),
         authorised_by=detail.get("authorised_by"),
