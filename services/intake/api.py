@@ -75,6 +75,16 @@ def accepted(contact_id: UUID) -> dict[str, Any]:
     return {"contact_id": str(contact_id), "status": "received", "links": links_of(contact_id)}
 
 
+def problems_of(request: Request, contact: ContactCreate) -> list[tuple[str, str]]:
+    """What the schema cannot check of a contact (the catalogue, the clock), as the app is configured."""
+    return service.contact_problems(
+        contact,
+        catalogue=request.app.state.catalogue,
+        now=clock.now(),
+        skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
+    )
+
+
 @router.post(
     "/contacts",
     status_code=201,
@@ -127,12 +137,7 @@ async def post_contact(
             "Forbidden",
             f"A {principal.force} credential may only submit contacts for {principal.force}.",
         )
-    problems = service.contact_problems(
-        contact,
-        catalogue=request.app.state.catalogue,
-        now=clock.now(),
-        skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
-    )
+    problems = problems_of(request, contact)
     if problems:
         errors = [FieldError(field=f"body.{loc}", message=msg) for loc, msg in problems]
         raise ProblemError(

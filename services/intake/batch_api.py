@@ -4,7 +4,6 @@ own: a bulk feed (a force's backlog, a replay) without a round trip per contact.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,7 +14,6 @@ from pydantic import BaseModel, Field, ValidationError
 from schemas.contacts import ContactCreate
 from services.intake import api, service
 from services.intake.service import Accepted
-from services.runtime import clock
 from services.runtime.auth import Principal
 from services.runtime.problems import PROBLEM_RESPONSES, FieldError, Problem, ProblemError, field_name
 
@@ -86,12 +84,7 @@ def _parse(index: int, item: BatchItem, principal: Principal, request: Request) 
             for e in exc.errors(include_input=False, include_url=False, include_context=False)
         ]
         return _refused(index, 422, "Contact is not valid", f"{len(errors)} field(s) not valid.", errors)
-    problems = service.contact_problems(
-        contact,
-        catalogue=request.app.state.catalogue,
-        now=clock.now(),
-        skew=timedelta(seconds=request.app.state.settings.clock_skew_seconds),
-    )
+    problems = api.problems_of(request, contact)
     if problems:
         errors = [FieldError(field=f"{where}.contact.{loc}", message=msg) for loc, msg in problems]
         return _refused(index, 422, "Contact is not valid", f"{len(errors)} field(s) not valid.", errors)
