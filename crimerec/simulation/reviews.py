@@ -1,8 +1,9 @@
 """Supervisors working the recorder's screening review queue in a simulation (issue 18).
 
 Every simulated hour a supervisor reads the queue (positive narrative screens not yet reviewed). Each screen seen is
-given a fate from the run's own seeded stream: most are reviewed well within the 24-hour deadline, some after it, and
-some never. A review records the crimes the narrative discloses (the offences the plan planted) or, when it
+given a fate drawn from the plan's seed and the contact's place in the plan, so the same plan gives the same fates
+whatever order the queue happened to show them in: most are reviewed well within the 24-hour deadline, some after
+it, and some never. A review records the crimes the narrative discloses (the offences the plan planted) or, when it
 discloses none (the screener was wrong), confirms the decision not to record one. What the supervisors did, and
 what the screener said of every contact first contact did not record, go into the truth: the auditor's
 HIDDEN_CRIME_UNREVIEWED and LATE_RECORD flags are judged against them, whatever the screener got right or wrong.
@@ -42,7 +43,7 @@ class Reviewer:
 
     def __init__(self, driver: Driver, *, seed: int = 0) -> None:
         self.driver = driver
-        self.rng = random.Random(f"reviews/{seed}/{driver.plan.run}")
+        self.seed = seed
         self.seen: set[str] = set()
         self.planned: list[Planned] = []
         self.reviews: dict[str, dict[str, Any]] = {}
@@ -76,17 +77,19 @@ class Reviewer:
             params["after"] = page["next_after"]
 
     def fate(self, item: dict[str, Any], now: datetime) -> None:
-        """On time, late or never: drawn once per screen, in the order the queue showed them."""
+        """On time, late or never: drawn once per screen from the seed and the contact's index, not from the order
+        the queue showed them in (which depends on when each screen was made)."""
         index = self.by_id.get(item["contact_id"])
         if index is None:
             return  # not a contact of this run
         contact = self.driver.plan.contacts[index]
-        draw = self.rng.random()
+        rng = random.Random(f"reviews/{self.seed}/{index}")
+        draw = rng.random()
         deadline = datetime.fromisoformat(item["review_deadline"])
         if draw < ON_TIME:
-            at = max(now, contact.received_at + _between(self.rng, *ON_TIME_WITHIN))
+            at = max(now, contact.received_at + _between(rng, *ON_TIME_WITHIN))
         elif draw < ON_TIME + LATE:
-            at = deadline + _between(self.rng, *LATE_BY)
+            at = deadline + _between(rng, *LATE_BY)
         else:
             self.left[item["contact_id"]] = item["review_deadline"]
             return
