@@ -239,9 +239,7 @@ async def recording_stats(
     own = _period(force, principal, start, end)
     async with reading(request, principal) as route:
         route.touches("statistics", f"recording:{own}")
-        figures = await service.recording_statistics(
-            route.session, force=own, start=start, end=end, standard=request.app.state.standard
-        )
+        figures = await service.recording_statistics(route.session, force=own, start=start, end=end)
     overall = figures.tally.rate("overall")
     annual = recorded_crime_12_months if recorded_crime_12_months is not None else figures.recorded_12_months
     return RecordingStats(

@@ -17,7 +17,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from services.runtime.access_log import access_log_tables
 from services.runtime.messaging import inbox_table, outbox_table
@@ -43,7 +43,12 @@ contacts = Table(
     Column("facts", JSONB),
     Column("decision", JSONB),
     Column("deadline_checked", Boolean, nullable=False, server_default=text("false")),
+    # The audit categories of the crimes the facts require (rules/counting.required_categories): at first contact,
+    # and as if every identified victim had confirmed (what a person who let the report lapse owed).
+    Column("required_categories", ARRAY(Text)),
+    Column("required_categories_unconfirmed", ARRAY(Text)),
     Index("auditor_contacts_due", "recording_deadline", postgresql_where=text("deadline_checked = false")),
+    Index("auditor_contacts_received", "force", "received_at"),
 )
 
 crimes = Table(

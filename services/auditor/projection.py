@@ -13,7 +13,7 @@ from schemas.events import ContactDecided, ContactReceived, CrimeRecorded
 from services.auditor import repository
 from services.auditor.ledger import FlagLedger
 from services.auditor.rules import detectors
-from services.auditor.rules.counting import required_crimes
+from services.auditor.rules.counting import required_categories, required_crimes
 from services.auditor.rules.facts import ContactState, CrimeFact, DecisionFact, ReportedFacts
 from services.auditor.rules.flags import Rule
 from services.auditor.rules.standard import Standard
@@ -73,6 +73,8 @@ def _received(
         received_at=received.received_at,
         recording_deadline=deadline,
         expected_crimes=required_crimes(facts, standard.catalogue),
+        required_categories=required_categories(facts, standard.catalogue, confirmation_needed=True),
+        required_categories_unconfirmed=required_categories(facts, standard.catalogue, confirmation_needed=False),
         facts=facts.to_json(),
     )
     state = replace(

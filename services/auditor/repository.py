@@ -339,31 +339,6 @@ async def contacts_received(session: AsyncSession, *, force: str, start: datetim
     return (await session.execute(query)).all()
 
 
-async def crimes_of_contacts_received(
-    session: AsyncSession, *, force: str, start: datetime, end: datetime
-) -> Sequence[Row[Any]]:
-    """The crimes recorded from a force's contacts received in [start, end), with how any removal was judged."""
-    judged = (
-        select(removals.c.crime_reference, func.bool_and(removals.c.judged_correct).label("removal_correct"))
-        .group_by(removals.c.crime_reference)
-        .subquery()
-    )
-    return (
-        await session.execute(
-            select(
-                crimes.c.contact_id,
-                crimes.c.audit_category,
-                crimes.c.status,
-                (crimes.c.recorded_at <= crimes.c.recording_deadline).label("on_time"),
-                judged.c.removal_correct,
-            )
-            .join(contacts, contacts.c.contact_id == crimes.c.contact_id)
-            .outerjoin(judged, judged.c.crime_reference == crimes.c.crime_reference)
-            .where(_force_in_period(contacts.c.force, contacts.c.received_at, force, start, end))
-        )
-    ).all()
-
-
 async def crimes_recorded_between(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> int:
     """How many crimes a force recorded in [start, end) (fraud is never among them: Action Fraud records it)."""
     return int(

@@ -22,12 +22,11 @@ from schemas.events import (
     ScreeningReviewed,
     VictimNotified,
 )
-from services.auditor import audit_repository, repository, screening_repository, screenings
+from services.auditor import audit_repository, repository, screening_repository, screenings, stats_repository
 from services.auditor.ledger import FlagLedger, cure, raise_flags
 from services.auditor.projection import Projected, project_run
 from services.auditor.rules import cancellations, detectors, statistics
-from services.auditor.rules.counting import should_units
-from services.auditor.rules.facts import Removal, ReportedFacts
+from services.auditor.rules.facts import Removal
 from services.auditor.rules.flags import Rule
 from services.auditor.rules.sampling import draw_sample, stratum_of
 from services.auditor.rules.standard import Standard
@@ -221,28 +220,15 @@ class RecordingStatistics:
 
 
 async def recording_statistics(
-    session: AsyncSession, *, force: str, start: datetime, end: datetime, standard: Standard
+    session: AsyncSession, *, force: str, start: datetime, end: datetime
 ) -> RecordingStatistics:
     """Crimes recorded ÷ crimes that should have been recorded, from the contacts received in the period."""
     tally = statistics.RecordingTally()
-    crimes_by_contact: dict[UUID, list[statistics.CrimeOutcome]] = {}
-    for row in await repository.crimes_of_contacts_received(session, force=force, start=start, end=end):
-        crimes_by_contact.setdefault(row.contact_id, []).append(
-            statistics.CrimeOutcome(row.audit_category, row.status, bool(row.on_time), row.removal_correct)
-        )
-    for row in await repository.contacts_received(session, force=force, start=start, end=end):
-        facts = ReportedFacts.from_json(row.facts)
-        units = should_units(
-            facts,
-            standard.catalogue,
-            outcome=row.outcome,
-            evidence_given=bool((row.decision or {}).get("credible_evidence")),
-            deadline_passed=row.deadline_checked,
-        )
-        required = [
-            offence.audit_category.value for code in units if (offence := standard.catalogue.get(code)) is not None
-        ]
-        tally.add_contact(required, crimes_by_contact.get(row.contact_id, []))
+    for row in await stats_repository.recording_tally(session, force=force, start=start, end=end):
+        tally.should[row.category] += int(row.should)
+        tally.correct[row.category] += int(row.correct)
+        tally.recorded += int(row.recorded)
+        tally.on_time += int(row.on_time)
     for screen in await screening_repository.undecided_between(session, force=force, start=start, end=end):
         tally.add_undecided(screen.families)
     recorded = await repository.crimes_recorded_between(session, force=force, start=end - timedelta(days=365), end=end)

@@ -73,6 +73,16 @@ def expected_crimes(contact: ContactCreate, catalogue: OffenceCatalogue | None =
 CLOSED_AS_NO_CRIME = frozenset({"cri", "non_crime"})
 
 
+def counts_unconfirmed(*, outcome: str | None, evidence_given: bool, deadline_passed: bool) -> bool:
+    """Whether the recording rate counts a contact's identified victims' crimes as if confirmed: a report the
+    standard left to a person, who let its deadline pass undecided or closed it as no crime without credible
+    evidence to the contrary. (The repository's recording tally makes the same choice in SQL; a test holds the two
+    together over every outcome.)"""
+    undecided = outcome in (None, "pending") and deadline_passed
+    closed_without_grounds = outcome in CLOSED_AS_NO_CRIME and not evidence_given
+    return undecided or closed_without_grounds
+
+
 def should_units(
     facts: ReportedFacts,
     catalogue: OffenceCatalogue,
@@ -85,9 +95,15 @@ def should_units(
     standard required at first contact; and, for a report the standard left to a person (an identified victim's
     account not yet confirmed), every identified victim's crime once that person let the deadline pass undecided
     or closed the report as no crime without credible evidence to the contrary."""
-    undecided = outcome in (None, "pending") and deadline_passed
-    closed_without_grounds = outcome in CLOSED_AS_NO_CRIME and not evidence_given
-    return required_units(facts, catalogue, confirmation_needed=not (undecided or closed_without_grounds))
+    unconfirmed = counts_unconfirmed(outcome=outcome, evidence_given=evidence_given, deadline_passed=deadline_passed)
+    return required_units(facts, catalogue, confirmation_needed=not unconfirmed)
+
+
+def required_categories(facts: ReportedFacts, catalogue: OffenceCatalogue, *, confirmation_needed: bool) -> list[str]:
+    """The audit categories of the crimes `required_units` finds (sorted): stored with a contact's facts, both
+    ways, so the recording rate is summed in the database instead of judged again contact by contact."""
+    units = required_units(facts, catalogue, confirmation_needed=confirmation_needed)
+    return sorted(offence.audit_category.value for code in units if (offence := catalogue.get(code)) is not None)
 
 
 def recording_status(*, reported: bool, outcome: str | None, expected: int | None, recorded: int) -> str:
