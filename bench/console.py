@@ -270,6 +270,7 @@ def service_calls(facts: dict[str, Any]) -> list[tuple[str, str, str, str, dict[
         ("auditor /v1/contacts/{id}", "auditor", "fcr", f"/v1/contacts/{flag['contact_id']}", {}),
         ("auditor /v1/stats/recording (12 weeks)", "auditor", "auditor", "/v1/stats/recording", period),
         ("auditor /v1/stats/recording (1 week)", "auditor", "auditor", "/v1/stats/recording", week),
+        ("auditor /v1/stats/recording/weekly (12)", "auditor", "auditor", "/v1/stats/recording/weekly", period),
         ("auditor /v1/stats/cancellations", "auditor", "auditor", "/v1/stats/cancellations", period),
         ("auditor /v1/audits/{id}", "auditor", "auditor", f"/v1/audits/{facts['audit_id']}", {}),
         ("recorder /v1/pending", "recorder", "supervisor", "/v1/pending", {"limit": 500}),

@@ -4,8 +4,7 @@ recording statistics and sample audits."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -25,9 +24,6 @@ from services.auditor.schemas import (
     AuditJudgement,
     AuditRead,
     AuditResult,
-    CancellationReasonRow,
-    CancellationRow,
-    CancellationStats,
     ClockReading,
     FlagAcknowledgement,
     FlagDetail,
@@ -35,10 +31,8 @@ from services.auditor.schemas import (
     FlagPage,
     FlagResolution,
     RecordedCrime,
-    RecordingStats,
     flag_read,
     rate_read,
-    recording_rate_read,
 )
 from services.runtime import clock
 from services.runtime.access_log import Access
@@ -203,109 +197,11 @@ async def resolve(request: Request, flag_id: FlagId, body: FlagResolution, princ
     return await _change(request, flag_id, principal, FlagStatus.RESOLVED, body.resolution, body.note)
 
 
-# ------------------------------------------------------------------------------------------------ statistics
-
-
-STATS_READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR)
-StatsReader = Annotated[Principal, STATS_READERS]
-
-
-def _period(force: str | None, principal: Principal, start: datetime, end: datetime) -> str:
-    require_own_force(principal, force, "figures")
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ProblemError(422, "Request is not valid", "from and to must carry a timezone (e.g. 2026-05-01T00:00Z).")
-    if end <= start:
-        raise ProblemError(422, "Request is not valid", "to must be after from.")
-    if start.year < 1900 or end.year > 9000:
-        # The rates count back a year from `to`: a period at the ends of the calendar has no such year.
-        raise ProblemError(422, "Request is not valid", "from and to must lie between the years 1900 and 9000.")
-    return principal.force
-
-
-@router.get("/stats/recording", response_model=RecordingStats, tags=["statistics"], summary="Recording rates")
-async def recording_stats(
-    request: Request,
-    principal: StatsReader,
-    start: Annotated[AwareDatetime, Query(alias="from", description="Contacts received from (inclusive).")],
-    end: Annotated[AwareDatetime, Query(alias="to", description="… to (exclusive).")],
-    force: Annotated[str | None, Query(max_length=10)] = None,
-    recorded_crime_12_months: Annotated[
-        int | None, Query(ge=0, description="R as published, if you want it instead of the auditor's own count.")
-    ] = None,
-) -> RecordingStats:
-    """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval (widened
-    for contacts whose narrative screened positive and nobody has reviewed yet, counted apart); the
-    share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
-    own = _period(force, principal, start, end)
-    async with reading(request, principal) as route:
-        route.touches("statistics", f"recording:{own}")
-        figures = await service.recording_statistics(route.session, force=own, start=start, end=end)
-    overall = figures.tally.rate("overall")
-    annual = recorded_crime_12_months if recorded_crime_12_months is not None else figures.recorded_12_months
-    return RecordingStats(
-        force=own,
-        period_from=start,
-        period_to=end,
-        recording_rate={
-            group: recording_rate_read(figures.tally.bounded_rate(group)) for group in statistics.REPORTED_GROUPS
-        },
-        recorded_within_limit=rate_read(figures.tally.within_limit()),
-        recorded_crime_12_months=annual,
-        unrecorded_crimes_per_year=statistics.unrecorded_per_year(annual, overall.rate),
-    )
-
-
-@router.get(
-    "/stats/cancellations", response_model=CancellationStats, tags=["statistics"], summary="Cancellations judged"
-)
-async def cancellation_stats(
-    request: Request,
-    principal: StatsReader,
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime, Query(alias="to")],
-    force: Annotated[str | None, Query(max_length=10)] = None,
-) -> CancellationStats:
-    """Per audit category (rape, other sexual, violence, robbery): cancellations, how many the rules judge correct
-    (grounds complete, right authority), and "x of n correct", like the inspectorate's table."""
-    own = _period(force, principal, start, end)
-    async with reading(request, principal) as route:
-        route.touches("statistics", f"cancellations:{own}")
-        rows = await repository.removals_between(route.session, force=own, start=start, end=end)
-    by_reason = []
-    for code, reason in REMOVAL_REASONS.items():
-        of_code = [r for r in rows if r.code == code]
-        judged = statistics.wilson(sum(1 for r in of_code if r.judged_correct), len(of_code))
-        by_reason.append(
-            CancellationReasonRow(code=code, reason=reason, **_judged_row(judged), categories=_judged_table(of_code))
-        )
-    return CancellationStats(
-        force=own, period_from=start, period_to=end, categories=_judged_table(rows), by_reason=by_reason
-    )
-
-
-REMOVAL_REASONS = {
-    "C1": "transferred: committed outside the force's area",
-    "C2": "additional verifiable information: no notifiable crime occurred",
-    "C3": "duplicate, or part of a crime already recorded",
-    "C4": "recorded in error",
-}
-
-
-def _judged_row(judged: statistics.Proportion) -> dict[str, Any]:
-    return {"cancellations": judged.trials, "correct": judged.successes, "correct_rate": rate_read(judged),
-            "summary": f"{judged.successes} of {judged.trials} correct"}  # fmt: skip
-
-
-def _judged_table(rows: Sequence[Any]) -> list[CancellationRow]:
-    """Per audit category: "x of n correct", like the inspectorate's table."""
-    judged = statistics.cancellations_judged((r.audit_category, r.judged_correct) for r in rows)
-    return [CancellationRow(audit_category=category, **_judged_row(p)) for category, p in judged]
-
-
 # ------------------------------------------------------------------------------------------------ sample audits
 
 
 AUDITORS = require_roles(Role.AUDITOR, Role.FCR)
+AUDIT_READERS = require_roles(Role.AUDITOR, Role.FCR, Role.SUPERVISOR)
 Auditor = Annotated[Principal, AUDITORS]
 
 
@@ -355,7 +251,7 @@ async def create_audit(request: Request, body: AuditCreate, principal: Auditor) 
 async def get_audit(
     request: Request,
     audit_id: UUID,
-    principal: StatsReader,
+    principal: Annotated[Principal, AUDIT_READERS],
     recorded_crime_12_months: Annotated[int | None, Query(ge=0, description="R as published, if preferred.")] = None,
 ) -> AuditRead:
     """The sample, the judgements so far, and the recording rate with its 95% interval and the annual estimate."""

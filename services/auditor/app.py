@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from schemas.catalogue import OffenceCatalogue
-from services.auditor import api, handlers, judging, service
+from services.auditor import api, handlers, judging, service, stats_api
 from services.auditor.alerts import jobs as alert_jobs
 from services.auditor.alerts import stream, subscriptions
 from services.auditor.alerts.destinations import Resolver
@@ -55,7 +55,7 @@ def create_app(settings: AuditorSettings | None = None, *, resolver: Resolver | 
         runtime,
         title="crimerec auditor",
         description=DESCRIPTION,
-        routers=[api.router, stream.router, subscriptions.router],
+        routers=[api.router, stats_api.router, stream.router, subscriptions.router],
     )
     app.state.settings = settings
     app.state.destinations = destinations

@@ -65,6 +65,8 @@ crimes = Table(
     Column("recorded_at", TS, nullable=False),
     Column("recording_deadline", TS, nullable=False),
     Column("received_at", TS),
+    Index("auditor_crimes_received", "force", "received_at"),  # a period's crimes, by their contacts' receipt
+    Index("auditor_crimes_recorded", "force", "recorded_at"),  # R: crimes recorded in the year to a date
 )
 
 n100s = Table(

@@ -170,6 +170,15 @@ class RecordingStats(BaseModel):
     unrecorded_crimes_per_year: float | None = Field(description="The inspectorate's estimate: R × (1 − r) / r.")
 
 
+class RecordingSeries(BaseModel):
+    """Recording rates for a force, week by week from the period's start (the last week may be shorter)."""
+
+    force: str
+    period_from: datetime
+    period_to: datetime
+    weeks: list[RecordingStats]
+
+
 class CancellationRow(BaseModel):
     """Cancellations of one audit category and how many the rules judge correct ("x of n correct")."""
 

@@ -61,8 +61,9 @@ async def mark_screens_checked(session: AsyncSession, contact_ids: Sequence[UUID
 
 
 async def undecided_between(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
-    """The families of the force's positive screens, of contacts received in the period, nobody has reviewed."""
-    query = select(screenings.c.families).where(
+    """The families (and time of receipt) of the force's positive screens, of contacts received in the period,
+    nobody has reviewed."""
+    query: Select[*tuple[Any, ...]] = select(screenings.c.families, screenings.c.received_at).where(
         screenings.c.force == force,
         screenings.c.received_at >= start,
         screenings.c.received_at < end,

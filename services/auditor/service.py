@@ -220,19 +220,32 @@ class RecordingStatistics:
 
 
 async def recording_statistics(
-    session: AsyncSession, *, force: str, start: datetime, end: datetime
-) -> RecordingStatistics:
-    """Crimes recorded ÷ crimes that should have been recorded, from the contacts received in the period."""
-    tally = statistics.RecordingTally()
-    for row in await stats_repository.recording_tally(session, force=force, start=start, end=end):
+    session: AsyncSession, *, force: str, start: datetime, end: datetime, width: timedelta | None = None
+) -> list[tuple[datetime, datetime, RecordingStatistics]]:
+    """Crimes recorded ÷ crimes that should have been recorded, from the contacts received in the period, for the
+    whole period or for each part of it `width` long (the last may be shorter): one pass over the contacts, one
+    over the screens and one over a year of crimes, however many parts."""
+    step = width or end - start
+    periods: list[tuple[datetime, datetime]] = []
+    while (at := start + step * len(periods)) < end:
+        periods.append((at, min(at + step, end)))
+    tallies = [statistics.RecordingTally() for _ in periods]
+    for row in await stats_repository.recording_tally(session, force=force, start=start, end=end, width=step):
+        tally = tallies[row.bucket]
         tally.should[row.category] += int(row.should)
         tally.correct[row.category] += int(row.correct)
         tally.recorded += int(row.recorded)
         tally.on_time += int(row.on_time)
     for screen in await screening_repository.undecided_between(session, force=force, start=start, end=end):
-        tally.add_undecided(screen.families)
-    recorded = await repository.crimes_recorded_between(session, force=force, start=end - timedelta(days=365), end=end)
-    return RecordingStatistics(tally=tally, recorded_12_months=recorded)
+        tallies[int((screen.received_at - start) / step)].add_undecided(screen.families)
+    year = timedelta(days=365)
+    recorded = await stats_repository.crimes_recorded_in(
+        session, force=force, windows=[(b - year, b) for _, b in periods]
+    )
+    return [
+        (a, b, RecordingStatistics(tally=tally, recorded_12_months=count))
+        for (a, b), tally, count in zip(periods, tallies, recorded, strict=True)
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ sample audits

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Text
+from sqlalchemy.types import TIMESTAMP, Text
 
 from services.auditor.rules.counting import CLOSED_AS_NO_CRIME
 
@@ -22,49 +22,75 @@ LIVE = ("recorded", "transferred")
 _TALLY = text("""
 WITH period AS (
     SELECT contact_id,
+           floor(CAST(extract(epoch FROM received_at - CAST(:start AS timestamptz)) AS float8)
+                 / CAST(:width AS float8))::int AS bucket,
            CASE WHEN ((outcome IS NULL OR outcome = 'pending') AND deadline_checked)
                   OR (outcome = ANY(:closed) AND decision->>'credible_evidence' IS NULL)
                 THEN required_categories_unconfirmed ELSE required_categories END AS required
       FROM auditor.contacts
      WHERE force = :force AND received_at >= :start AND received_at < :end AND facts IS NOT NULL
 ), owed AS (
-    SELECT contact_id, category, count(*) AS n
+    SELECT contact_id, bucket, category, count(*) AS n
       FROM period, unnest(period.required) AS category
-     GROUP BY contact_id, category
-), judged AS (
-    SELECT crime_reference, bool_and(judged_correct) AS correct
-      FROM auditor.removals
-     WHERE force = :force
-     GROUP BY crime_reference
+     GROUP BY contact_id, bucket, category
 ), recorded AS (
-    SELECT k.contact_id, k.audit_category AS category,
+    SELECT k.contact_id, period.bucket, k.audit_category AS category,
            count(*) FILTER (WHERE k.status = ANY(:live)) AS live,
            count(*) FILTER (WHERE k.status = ANY(:live) AND k.recorded_at <= k.recording_deadline) AS on_time,
            count(*) FILTER (WHERE k.status <> ALL(:live) AND j.correct) AS rightly_removed,
            count(*) FILTER (WHERE k.status <> ALL(:live) AND NOT coalesce(j.correct, false)) AS wrongly_removed
-      FROM auditor.crimes AS k
-      JOIN period USING (contact_id)
-      LEFT JOIN judged AS j USING (crime_reference)
-     GROUP BY k.contact_id, k.audit_category
+      FROM period
+      JOIN auditor.crimes AS k ON k.contact_id = period.contact_id
+           -- a crime carries its contact's time of receipt: only the period's crimes are read
+           AND k.force = :force AND k.received_at >= :start AND k.received_at < :end
+      LEFT JOIN LATERAL (
+          SELECT bool_and(r.judged_correct) AS correct FROM auditor.removals AS r
+           WHERE r.crime_reference = k.crime_reference
+      ) AS j ON k.status <> ALL(:live)
+     GROUP BY k.contact_id, period.bucket, k.audit_category
 ), units AS (
-    SELECT category,
+    SELECT coalesce(owed.bucket, recorded.bucket) AS bucket, category,
            coalesce(live, 0) AS live,
            coalesce(on_time, 0) AS on_time,
            greatest(coalesce(n, 0) - coalesce(rightly_removed, 0), coalesce(live, 0) + coalesce(wrongly_removed, 0), 0)
                AS should
       FROM owed FULL JOIN recorded USING (contact_id, category)
 )
-SELECT category, sum(should) AS should, sum(least(live, should)) AS correct, sum(live) AS recorded,
+SELECT bucket, category, sum(should) AS should, sum(least(live, should)) AS correct, sum(live) AS recorded,
        sum(on_time) AS on_time
   FROM units
- GROUP BY category
+ GROUP BY bucket, category
 """).bindparams(
     bindparam("closed", value=sorted(CLOSED_AS_NO_CRIME), type_=ARRAY(Text)),
     bindparam("live", value=list(LIVE), type_=ARRAY(Text)),
 )
 
 
-async def recording_tally(session: AsyncSession, *, force: str, start: datetime, end: datetime) -> Sequence[Row[Any]]:
-    """Per audit category, from a force's contacts received in [start, end): the crimes that should have been
-    recorded, those correctly recorded, those recorded (live), and those recorded within their deadline."""
-    return (await session.execute(_TALLY, {"force": force, "start": start, "end": end})).all()
+async def recording_tally(
+    session: AsyncSession, *, force: str, start: datetime, end: datetime, width: timedelta
+) -> Sequence[Row[Any]]:
+    """Per period of `width` from `start` (its number, `bucket`, from 0) and audit category, from a force's contacts
+    received in [start, end): the crimes that should have been recorded, those correctly recorded, those recorded
+    (live), and those recorded within their deadline."""
+    parameters = {"force": force, "start": start, "end": end, "width": width.total_seconds()}
+    return (await session.execute(_TALLY, parameters)).all()
+
+
+async def crimes_recorded_in(
+    session: AsyncSession, *, force: str, windows: Sequence[tuple[datetime, datetime]]
+) -> list[int]:
+    """How many crimes a force recorded in each window [from, to), in one pass: the crimes are counted between
+    consecutive window edges (width_bucket over the sorted edges) and each window adds up its own."""
+    edges = sorted({edge for window in windows for edge in window})
+    parameters = {"force": force, "edges": edges, "low": edges[0], "high": edges[-1]}
+    counts: dict[int, int] = {segment: count for segment, count in await session.execute(_BETWEEN_EDGES, parameters)}
+    # Segment s holds the crimes recorded in [edges[s - 1], edges[s]).
+    return [sum(counts.get(s, 0) for s in range(edges.index(a) + 1, edges.index(b) + 1)) for a, b in windows]
+
+
+_BETWEEN_EDGES = text("""
+SELECT width_bucket(recorded_at, :edges) AS segment, count(*)
+  FROM auditor.crimes
+ WHERE force = :force AND recorded_at >= :low AND recorded_at < :high
+ GROUP BY segment
+""").bindparams(bindparam("edges", type_=ARRAY(TIMESTAMP(timezone=True))))

@@ -6,7 +6,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from schemas.catalogue import OffenceCatalogue
@@ -116,16 +116,6 @@ def flag_csv_row(flag: Mapping[str, Any], catalogue: OffenceCatalogue) -> list[A
     """One flag as a CSV row, in FLAG_CSV_COLUMNS order."""
     groups = "; ".join(offence_groups(flag, catalogue))
     return [groups if c == "offence_groups" else flag.get(c) for c in FLAG_CSV_COLUMNS]
-
-
-def weeks(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """The period cut into weeks (the last one may be shorter)."""
-    out = []
-    at = start
-    while at < end:
-        out.append((at, min(at + timedelta(days=7), end)))
-        at += timedelta(days=7)
-    return out
 
 
 def grade(rate: float | None, bands: Mapping[str, float]) -> str | None:

@@ -107,21 +107,38 @@ async def test_the_sql_tally_is_the_rules_tally_and_old_contacts_are_backfilled(
 
     expected = await _decide_and_record(engine, rows, rng)
     sessions = create_session_factory(engine)
-    for start, end in ((START, START + timedelta(days=30)), (START + timedelta(days=3), START + timedelta(days=9))):
+    for start, end, width in (
+        (START, START + timedelta(days=30), timedelta(days=30)),  # one period
+        (START + timedelta(days=3, hours=5), START + timedelta(days=16), timedelta(days=7)),  # weeks, a short last
+    ):
         async with sessions() as session:
-            summed = await stats_repository.recording_tally(session, force=FORCE, start=start, end=end)
-        tally = expected(start, end)
-        assert {r.category: (int(r.should), int(r.correct)) for r in summed if r.should or r.correct} == {
-            category: (tally.should[category], tally.correct[category])
-            for category in set(tally.should) | set(tally.correct)
-            if tally.should[category] or tally.correct[category]
-        }
-        assert (sum(int(r.recorded) for r in summed), sum(int(r.on_time) for r in summed)) == (
-            tally.recorded,
-            tally.on_time,
-        )
-        assert tally.recorded > 0 and sum(tally.should.values()) > tally.recorded  # the mix proves something
-        assert len(tally.should) >= 3
+            summed = await stats_repository.recording_tally(session, force=FORCE, start=start, end=end, width=width)
+        buckets = 0
+        while (at := start + width * buckets) < end:
+            tally = expected(at, min(at + width, end))
+            mine = [r for r in summed if r.bucket == buckets]
+            assert {r.category: (int(r.should), int(r.correct)) for r in mine if r.should or r.correct} == {
+                category: (tally.should[category], tally.correct[category])
+                for category in set(tally.should) | set(tally.correct)
+                if tally.should[category] or tally.correct[category]
+            }
+            assert (sum(int(r.recorded) for r in mine), sum(int(r.on_time) for r in mine)) == (
+                tally.recorded,
+                tally.on_time,
+            )
+            assert tally.recorded > 0 and sum(tally.should.values()) > tally.recorded  # the mix proves something
+            assert len(tally.should) >= 3
+            buckets += 1
+        assert {r.bucket for r in summed} == set(range(buckets))
+
+    # R for several windows at once, each as its own count would give it.
+    windows = [(START + timedelta(days=a), START + timedelta(days=b)) for a, b in ((0, 5), (2, 9), (9, 9.5), (-3, 40))]
+    async with sessions() as session:
+        counted = await stats_repository.crimes_recorded_in(session, force=FORCE, windows=windows)
+        async with engine.connect() as connection:
+            times = [r.recorded_at for r in await connection.execute(select(crimes.c.recorded_at))]
+    assert counted == [sum(1 for t in times if a <= t < b) for a, b in windows]
+    assert all(counted[:3]) and counted[3] == len(times)
 
 
 async def _decide_and_record(engine: AsyncEngine, rows: list[dict[str, Any]], rng: random.Random) -> Any:

@@ -68,6 +68,21 @@ async def test_recording_rate_counts_required_against_recorded_crimes(services: 
     ).json()
     assert published["recorded_crime_12_months"] == 224000
 
+    # Week by week from three weeks back: each week as /stats/recording gives it, the last holding the contacts.
+    weeks_from = start - timedelta(days=14)
+    query = urllib.parse.urlencode({"from": weeks_from.isoformat(), "to": end.isoformat()})
+    series = (await services.auditor.get(f"/v1/stats/recording/weekly?{query}", headers=auditor)).json()
+    assert [datetime.fromisoformat(w["period_from"]) for w in series["weeks"]] == [
+        weeks_from + timedelta(days=7 * i) for i in range(3)
+    ]
+    assert datetime.fromisoformat(series["weeks"][-1]["period_to"]) == end
+    for week in series["weeks"]:
+        bounds = urllib.parse.urlencode({"from": week["period_from"], "to": week["period_to"]})
+        alone = (await services.auditor.get(f"/v1/stats/recording?{bounds}", headers=auditor)).json()
+        assert week == alone
+    assert [w["recording_rate"]["overall"]["denominator"] for w in series["weeks"]] == [0, 0, 3]
+    assert series["weeks"][-1]["recorded_crime_12_months"] == 3
+
 
 async def test_stats_are_scoped_to_the_callers_force_and_need_a_timezone(services: Services, keys: Keys) -> None:
     now = datetime.now(UTC)
@@ -101,7 +116,11 @@ async def test_ids_and_periods_out_of_range_are_refused_not_failed(services: Ser
         assert response.status_code == 422, (path, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
     query = urllib.parse.urlencode({"from": "0001-01-01T00:00:00Z", "to": "0001-06-01T00:00:00Z"})
-    for path in (f"/v1/stats/recording?{query}", f"/v1/stats/cancellations?{query}"):
+    for path in (f"/v1/stats/recording?{query}", f"/v1/stats/recording/weekly?{query}",
+                 f"/v1/stats/cancellations?{query}"):  # fmt: skip
         response = await services.auditor.get(path, headers=auditor)
         assert response.status_code == 422, (path, response.text)
         assert "1900" in response.json()["detail"]
+    decade = urllib.parse.urlencode({"from": "2000-01-01T00:00:00Z", "to": "2011-01-01T00:00:00Z"})
+    response = await services.auditor.get(f"/v1/stats/recording/weekly?{decade}", headers=auditor)
+    assert response.status_code == 422 and "520 weeks" in response.json()["detail"]

@@ -235,6 +235,11 @@ EXPECTED: dict[str, Expect] = {
     "auditor GET /v1/stats/recording": Expect(
         STATS_READERS, Scope.FORBIDDEN, lambda f: Call("/v1/stats/recording", params=_period(f) | {"force": f.code})
     ),
+    "auditor GET /v1/stats/recording/weekly": Expect(
+        STATS_READERS,
+        Scope.FORBIDDEN,
+        lambda f: Call("/v1/stats/recording/weekly", params=_period(f) | {"force": f.code}),
+    ),
     "auditor GET /v1/stats/cancellations": Expect(
         STATS_READERS,
         Scope.FORBIDDEN,

@@ -1,5 +1,5 @@
-"""The crimes each contact's facts require, by audit category, stored with them (and contacts indexed by force and
-time received), so the recording rate of a period is summed in the database instead of judged contact by contact.
+"""The crimes each contact's facts require, by audit category, stored with them (and contacts and crimes indexed by
+force and time), so the recording rate of a period is summed in the database instead of judged contact by contact.
 
 Revision ID: 0007
 Revises: 0006
@@ -25,6 +25,8 @@ def upgrade() -> None:
     op.add_column("contacts", sa.Column("required_categories", ARRAY(sa.Text)), schema=S)
     op.add_column("contacts", sa.Column("required_categories_unconfirmed", ARRAY(sa.Text)), schema=S)
     op.create_index("auditor_contacts_received", "contacts", ["force", "received_at"], schema=S)
+    op.create_index("auditor_crimes_received", "crimes", ["force", "received_at"], schema=S)
+    op.create_index("auditor_crimes_recorded", "crimes", ["force", "recorded_at"], schema=S)
     _backfill()
 
 
@@ -70,6 +72,8 @@ def _literal(values: list[str]) -> str:
 
 
 def downgrade() -> None:
+    op.drop_index("auditor_crimes_recorded", table_name="crimes", schema=S)
+    op.drop_index("auditor_crimes_received", table_name="crimes", schema=S)
     op.drop_index("auditor_contacts_received", table_name="contacts", schema=S)
     op.drop_column("contacts", "required_categories_unconfirmed", schema=S)
     op.drop_column("contacts", "required_categories", schema=S)
