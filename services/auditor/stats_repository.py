@@ -20,7 +20,7 @@ LIVE = ("recorded", "transferred")
 # live and wrongly cancelled, whichever is larger; correct are the live ones, up to that. Which categories the
 # contact required is rules/counting.counts_unconfirmed's choice, made here in SQL.
 _TALLY = text("""
-WITH period AS (
+WITH period AS NOT MATERIALIZED (
     SELECT contact_id,
            floor(CAST(extract(epoch FROM received_at - CAST(:start AS timestamptz)) AS float8)
                  / CAST(:width AS float8))::int AS bucket,
@@ -29,16 +29,16 @@ WITH period AS (
                 THEN required_categories_unconfirmed ELSE required_categories END AS required
       FROM auditor.contacts
      WHERE force = :force AND received_at >= :start AND received_at < :end AND facts IS NOT NULL
-), owed AS (
-    SELECT contact_id, bucket, category, count(*) AS n
+), parts AS (
+    -- one row a crime required, and one a crime recorded (live, or removed rightly or wrongly)
+    SELECT contact_id, bucket, category, 1 AS n, 0 AS live, 0 AS on_time, 0 AS rightly_removed, 0 AS wrongly_removed
       FROM period, unnest(period.required) AS category
-     GROUP BY contact_id, bucket, category
-), recorded AS (
-    SELECT k.contact_id, period.bucket, k.audit_category AS category,
-           count(*) FILTER (WHERE k.status = ANY(:live)) AS live,
-           count(*) FILTER (WHERE k.status = ANY(:live) AND k.recorded_at <= k.recording_deadline) AS on_time,
-           count(*) FILTER (WHERE k.status <> ALL(:live) AND j.correct) AS rightly_removed,
-           count(*) FILTER (WHERE k.status <> ALL(:live) AND NOT coalesce(j.correct, false)) AS wrongly_removed
+    UNION ALL
+    SELECT k.contact_id, period.bucket, k.audit_category, 0,
+           CAST(k.status = ANY(:live) AS int),
+           CAST(k.status = ANY(:live) AND k.recorded_at <= k.recording_deadline AS int),
+           CAST(k.status <> ALL(:live) AND coalesce(j.correct, false) AS int),
+           CAST(k.status <> ALL(:live) AND NOT coalesce(j.correct, false) AS int)
       FROM period
       JOIN auditor.crimes AS k ON k.contact_id = period.contact_id
            -- a crime carries its contact's time of receipt: only the period's crimes are read
@@ -47,14 +47,11 @@ WITH period AS (
           SELECT bool_and(r.judged_correct) AS correct FROM auditor.removals AS r
            WHERE r.crime_reference = k.crime_reference
       ) AS j ON k.status <> ALL(:live)
-     GROUP BY k.contact_id, period.bucket, k.audit_category
 ), units AS (
-    SELECT coalesce(owed.bucket, recorded.bucket) AS bucket, category,
-           coalesce(live, 0) AS live,
-           coalesce(on_time, 0) AS on_time,
-           greatest(coalesce(n, 0) - coalesce(rightly_removed, 0), coalesce(live, 0) + coalesce(wrongly_removed, 0), 0)
-               AS should
-      FROM owed FULL JOIN recorded USING (contact_id, category)
+    SELECT bucket, category, sum(live) AS live, sum(on_time) AS on_time,
+           greatest(sum(n) - sum(rightly_removed), sum(live) + sum(wrongly_removed), 0) AS should
+      FROM parts
+     GROUP BY contact_id, bucket, category
 )
 SELECT bucket, category, sum(should) AS should, sum(least(live, should)) AS correct, sum(live) AS recorded,
        sum(on_time) AS on_time
