@@ -45,7 +45,10 @@ def bench_engines(work_dir: Path) -> Iterator[EngineSettings]:
                 await conn.close()
 
         asyncio.run(ddl(f'CREATE DATABASE "{name}"'))
-        stack_.callback(lambda: asyncio.run(ddl(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+        if os.environ.get("CRIMEREC_BENCH_KEEP_DATABASE"):  # to look into the store afterwards (EXPLAIN, psql)
+            print(f"the bench's database is kept: {name}", file=sys.stderr)
+        else:
+            stack_.callback(lambda: asyncio.run(ddl(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
         url = make_url(server_url).set(drivername="postgresql+asyncpg", database=name).render_as_string(False)
         bootstrap = os.environ.get("CRIMEREC_KAFKA_BOOTSTRAP")
         if not bootstrap:
