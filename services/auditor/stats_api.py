@@ -66,10 +66,7 @@ async def recording_stats(
     """Recording rate overall and for violence, sexual offences and rape, each with a 95% Wilson interval (widened
     for contacts whose narrative screened positive and nobody has reviewed yet, counted apart); the
     share recorded within 24 hours; and the estimated unrecorded crimes a year, by the inspectorate's method."""
-    own = _period(force, principal, start, end)
-    async with reading(request, principal) as route:
-        route.touches("statistics", f"recording:{own}")
-        ((a, b, figures),) = await service.recording_statistics(route.session, force=own, start=start, end=end)
+    own, ((a, b, figures),) = await _recordings(request, principal, force, start, end)
     return _recording_read(own, a, b, figures, recorded_crime_12_months)
 
 
@@ -87,18 +84,30 @@ async def weekly_recording_stats(
     """The recording rates of `/stats/recording` for each week of the period from `from` (the last week may be
     shorter), counted in one pass: each contact in the week it was received, so the weeks' numerators and
     denominators add up to the period's. At most 520 weeks."""
-    own = _period(force, principal, start, end)
     if end - start > WEEK * MAX_WEEKS:
         raise ProblemError(422, "Request is not valid", f"from and to may be at most {MAX_WEEKS} weeks apart.")
-    async with reading(request, principal) as route:
-        route.touches("statistics", f"recording:{own}")
-        weeks = await service.recording_statistics(route.session, force=own, start=start, end=end, width=WEEK)
+    own, weeks = await _recordings(request, principal, force, start, end, width=WEEK)
     return RecordingSeries(
         force=own,
         period_from=start,
         period_to=end,
         weeks=[_recording_read(own, a, b, figures, recorded_crime_12_months) for a, b, figures in weeks],
     )
+
+
+async def _recordings(
+    request: Request,
+    principal: Principal,
+    force: str | None,
+    start: datetime,
+    end: datetime,
+    width: timedelta | None = None,
+) -> tuple[str, list[tuple[datetime, datetime, service.RecordingStatistics]]]:
+    """The caller's force and its recording figures for the period (or each part `width` long), the read logged."""
+    own = _period(force, principal, start, end)
+    async with reading(request, principal) as route:
+        route.touches("statistics", f"recording:{own}")
+        return own, await service.recording_statistics(route.session, force=own, start=start, end=end, width=width)
 
 
 def _recording_read(

@@ -75,7 +75,7 @@ async def insert_rows(
         if kind is _Kind.JSON:
             column = [_json(value) for value in column]  # None too, as JSON null, as SQLAlchemy's JSON type stores it
         elif kind is _Kind.ARRAY:
-            column = [_array_literal(value) for value in column]
+            column = [array_literal(value) for value in column]
         values.append(column)
     # The first column always goes as an array: it gives the number of rows. A few rows go all as arrays: sharing
     # would save little there, and each pattern of shared columns is another statement for the server to prepare.
@@ -100,7 +100,7 @@ async def upsert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
         if kind is _Kind.JSON:
             column = [_json(value) for value in column]
         elif kind is _Kind.ARRAY:
-            column = [_array_literal(value) for value in column]
+            column = [array_literal(value) for value in column]
         values.append(column)
     await (await session.connection()).exec_driver_sql(_upsert_statement(table, columns, key), tuple(values))
 
@@ -188,7 +188,7 @@ def _insert_statement(
     return statement
 
 
-def _array_literal(values: Sequence[Any] | None) -> str | None:
+def array_literal(values: Sequence[Any] | None) -> str | None:
     """A one-dimensional array in PostgreSQL's text form, every element quoted (None stays SQL NULL)."""
     if values is None:
         return None

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from schemas.catalogue import OffenceCatalogue
 from services.auditor.rules.counting import required_categories
 from services.auditor.rules.facts import ReportedFacts
+from services.runtime.database import array_literal
 
 revision = "0007"
 down_revision = "0006"
@@ -55,20 +56,15 @@ def _backfill() -> None:
         if not rows:
             return
         ids: list[object] = []
-        required: list[str] = []
-        owed: list[str] = []
+        required: list[str | None] = []
+        owed: list[str | None] = []
         for contact_id, facts in rows:
             reported = ReportedFacts.from_json(facts)
             ids.append(contact_id)
-            required.append(_literal(required_categories(reported, catalogue, confirmation_needed=True)))
-            owed.append(_literal(required_categories(reported, catalogue, confirmation_needed=False)))
+            required.append(array_literal(required_categories(reported, catalogue, confirmation_needed=True)))
+            owed.append(array_literal(required_categories(reported, catalogue, confirmation_needed=False)))
         connection.execute(update, {"ids": ids, "required": required, "owed": owed})
         after = rows[-1][0]
-
-
-def _literal(values: list[str]) -> str:
-    """An array literal: an array of arrays does not unnest one row each."""
-    return "{" + ",".join(f'"{value}"' for value in values) + "}"
 
 
 def downgrade() -> None:
