@@ -114,6 +114,7 @@ class ConsumerRunner:
         self.consumer.subscribe([settings.topic(name) for name in subscription.topics], listener=self.assignments)
         # A polled batch is handled in runs, each committed, sized to take a quarter of the poll interval at most.
         self.run_size = min(FIRST_RUN, batch_size)
+        self.pace: float | None = None  # seconds an event took in the last run
         self.polled_at = time.monotonic()
         self.caught_up = False  # True when the last poll found nothing new: every assigned event is handled
         # Event time per partition: the last event handled, and which partitions still have unread events.
@@ -124,8 +125,8 @@ class ConsumerRunner:
 
     async def run(self) -> None:
         """Consumes until cancelled; never stops on one bad event."""
-        await self.consumer.start()
         try:
+            await self.consumer.start()  # inside: cancelled while starting, its clients still close
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.batch_size)
                 self.polled_at = time.monotonic()
@@ -150,10 +151,11 @@ class ConsumerRunner:
         while start < len(records):
             if tp not in self.consumer.assignment():
                 return False  # revoked: the next owner starts from our last commit
-            if time.monotonic() - self.polled_at > interval / 2:
+            size = self._run_fitting(interval / 2 - (time.monotonic() - self.polled_at))
+            if size == 0:
                 self.consumer.seek(tp, records[start].offset)  # given back, to be fetched again after a poll
                 return False
-            run = records[start : start + self.run_size]
+            run = records[start : start + size]
             began = time.monotonic()
             await self.process(run)
             await self._commit(tp, run[-1].offset + 1)
@@ -161,10 +163,21 @@ class ConsumerRunner:
             start += len(run)
         return True
 
+    def _run_fitting(self, budget: float) -> int:
+        """How many records the next run takes: its usual size, cut to what the pace just seen finishes inside the
+        time left before half the poll interval (so a run twice as slow as expected still ends inside it); 0 when
+        no time is left."""
+        if budget <= 0:
+            return 0
+        if self.pace is None:
+            return self.run_size
+        return min(self.run_size, int(budget / max(self.pace, 1e-6)))
+
     def _size_runs(self, handled: int, seconds: float, interval: float) -> None:
         """The next run's size: what takes a quarter of the poll interval at the pace just seen (at most double
         the last, at most a polled batch)."""
-        fits = int(interval / 4 / max(seconds / handled, 1e-6))
+        self.pace = seconds / handled
+        fits = int(interval / 4 / max(self.pace, 1e-6))
         self.run_size = max(1, min(fits, self.run_size * 2, self.batch_size))
 
     async def _partitions_with_more(self) -> set[TopicPartition]:

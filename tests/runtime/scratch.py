@@ -150,8 +150,8 @@ async def topic_size(settings: EngineSettings, topic: str) -> int:
 async def committed_offset(settings: EngineSettings, group: str, topic: str) -> int | None:
     """The offset a consumer group has committed on a test topic, as an operator's tooling would show it."""
     probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    await probe.start()
     try:
+        await probe.start()
         return await probe.committed(partition(topic))
     finally:
         await probe.stop()
