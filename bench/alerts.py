@@ -200,6 +200,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, bench_engines(Path(tmp)) as engines:
         keys = asyncio.run(stack.issue_keys(engines, force="GMP", roles=stack.DEMO_ROLES, label="bench"))
         env = engine_env(engines) | {f"CRIMEREC_{s.upper()}_LOG_LEVEL": "WARNING" for s in stack.SERVICES}
+        # The webhook receiver is this process, on loopback over plain http: allow-listed for this run only.
+        env |= {
+            "CRIMEREC_AUDITOR_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]',
+            "CRIMEREC_AUDITOR_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
+            "CRIMEREC_AUDITOR_WEBHOOK_ALLOW_HTTP": "true",
+        }
         with services_running(stack.SERVICES, env, Path(tmp)) as urls:
             result = asyncio.run(measure(urls, keys, args))
     report(result, args.cancellations)

@@ -69,6 +69,23 @@ crimes = Table(
     Index("auditor_crimes_recorded", "force", "recorded_at"),  # R: crimes recorded in the year to a date
 )
 
+# Each contact's share of the recording rate, per audit category (stats_repository.refresh_units keeps it as the
+# contact's decision, crimes, removals and deadline change): a period's rate is then a sum over these rows.
+recording_units = Table(
+    "recording_units",
+    metadata,
+    Column("contact_id", Uuid, nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("force", String(10), nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("should", Integer, nullable=False),  # crimes the standard required (less those rightly removed)
+    Column("correct", Integer, nullable=False),  # of those, recorded and live
+    Column("recorded", Integer, nullable=False),  # live crimes recorded
+    Column("on_time", Integer, nullable=False),  # of those, within their deadline
+    PrimaryKeyConstraint("contact_id", "category"),
+    Index("auditor_recording_units_received", "force", "received_at"),
+)
+
 n100s = Table(
     "n100s",
     metadata,

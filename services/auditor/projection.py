@@ -10,7 +10,7 @@ from uuid import UUID
 
 from schemas.envelope import Envelope
 from schemas.events import ContactDecided, ContactReceived, CrimeRecorded
-from services.auditor import repository
+from services.auditor import repository, stats_repository
 from services.auditor.ledger import FlagLedger
 from services.auditor.rules import detectors
 from services.auditor.rules.counting import required_categories, required_crimes
@@ -52,6 +52,7 @@ async def project_run(uow: UnitOfWork, run: Sequence[tuple[Envelope, Projected]]
         states[payload.contact_id] = state
     await repository.upsert_contacts(uow.session, list(changes.values()))
     await repository.upsert_crimes(uow.session, list(crime_rows.values()))
+    await stats_repository.refresh_units(uow.session, changes.keys())
     await ledger.write(uow)
 
 

@@ -126,6 +126,7 @@ async def _removed(
     authority = cancellations.cancellation_wrong_authority(fact, policy=standard.policy)
     await repository.update_crime(session, removal.crime_reference, status=kind)
     await repository.insert_removal(session, **row, judged_correct=not grounds and not authority)
+    await stats_repository.refresh_units(session, [removal.contact_id])
     drafts = [*grounds, *authority, *cancellations.high_risk_cancellation(fact)]
     await raise_flags(
         uow, drafts, force=removal.force, contact_id=removal.contact_id, at=removal.authorised_at, envelope=envelope
@@ -136,6 +137,7 @@ async def _reclassified(uow: UnitOfWork, envelope: Envelope, change: CrimeReclas
     await repository.update_crime(
         uow.session, change.crime_reference, ho_class=change.new_class, audit_category=change.new_audit_category.value
     )
+    await stats_repository.refresh_units(uow.session, [change.contact_id])
     drafts = detectors.downgrade(
         contact_id=str(change.contact_id),
         crime_reference=change.crime_reference,
@@ -171,6 +173,7 @@ async def sweep_deadlines(uow: UnitOfWork, *, now: datetime, standard: Standard)
         ledger.raise_(drafts, force=state.force, contact_id=contact_id, at=state.recording_deadline)
     if due:
         await repository.mark_deadline_checked(session, due)
+        await stats_repository.refresh_units(session, due)
     removals = await repository.removals_due(session, now=now)
     told = await repository.notifications_for(session, {row.crime_reference for row in removals})
     for row in removals:

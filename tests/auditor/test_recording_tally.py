@@ -3,7 +3,8 @@
 On a fresh database: contacts projected before revision 0007 get their required categories from the migration's
 backfill, exactly as the projection now stores them; then, over a seeded mix of facts, outcomes, evidence, lapsed
 deadlines, crimes (live, transferred, cancelled rightly and wrongly, late) and removals, the repository's SQL tally
-equals rules/counting.should_units + rules/statistics.RecordingTally.add_contact, category by category.
+equals rules/counting.should_units + rules/statistics.RecordingTally.add_contact, category by category: from the
+shares revision 0008 writes for the contacts already there, and from those the auditor writes as contacts change.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from typing import Any
 import pytest
 from alembic import command
 from pydantic import SecretStr
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crimerec import stack
 from schemas.catalogue import OffenceCatalogue
 from schemas.contacts import ReporterRelationship
 from schemas.vocabulary import Outcome
 from services.auditor import stats_repository
-from services.auditor.models import contacts, crimes, removals
+from services.auditor.models import contacts, crimes, recording_units, removals
 from services.auditor.rules import statistics
 from services.auditor.rules.counting import required_categories, should_units
 from services.auditor.rules.facts import ReportedFacts
@@ -63,12 +64,15 @@ def _facts(rng: random.Random) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _config(url: str) -> Any:
+    return alembic_config(stack.PROCESSES["auditor"].migrations, database_url=url, schema="auditor")
+
+
 @pytest.fixture
 async def fresh(pg_server: Server) -> AsyncIterator[tuple[str, AsyncEngine]]:
-    """A database of its own, the auditor's schema at revision 0006 (before the stored categories)."""
+    """A database of its own, the auditor's schema at revision 0006 (before the stored categories and shares)."""
     url = create_database(pg_server, prefix="crimerec_tally")
-    config = alembic_config(stack.PROCESSES["auditor"].migrations, database_url=url, schema="auditor")
-    await asyncio.to_thread(command.upgrade, config, "0006")
+    await asyncio.to_thread(command.upgrade, _config(url), "0006")
     engine = create_engine(EngineSettings(database_url=SecretStr(url)))
     try:
         yield url, engine
@@ -91,7 +95,7 @@ async def test_the_sql_tally_is_the_rules_tally_and_old_contacts_are_backfilled(
         })  # fmt: skip
     async with engine.begin() as connection:
         await connection.execute(insert(contacts), rows)
-    await asyncio.to_thread(stack.migrate_all, url)  # 0007 backfills them
+    await asyncio.to_thread(command.upgrade, _config(url), "0007")  # 0007 backfills them
 
     async with engine.connect() as connection:
         stored = {
@@ -106,7 +110,27 @@ async def test_the_sql_tally_is_the_rules_tally_and_old_contacts_are_backfilled(
         )
 
     expected = await _decide_and_record(engine, rows, rng)
+    await asyncio.to_thread(stack.migrate_all, url)  # 0008 writes each contact's share of the rate
     sessions = create_session_factory(engine)
+    await _tally_is(sessions, expected)
+    # The auditor keeps them as they change: written again from scratch, they are the same.
+    async with sessions() as session, session.begin():
+        await session.execute(delete(recording_units))
+        await stats_repository.refresh_units(session, [row["contact_id"] for row in rows])
+    await _tally_is(sessions, expected)
+
+    # R for several windows at once, each as its own count would give it.
+    windows = [(START + timedelta(days=a), START + timedelta(days=b)) for a, b in ((0, 5), (2, 9), (9, 9.5), (-3, 40))]
+    async with sessions() as session:
+        counted = await stats_repository.crimes_recorded_in(session, force=FORCE, windows=windows)
+        async with engine.connect() as connection:
+            times = [r.recorded_at for r in await connection.execute(select(crimes.c.recorded_at))]
+    assert counted == [sum(1 for t in times if a <= t < b) for a, b in windows]
+    assert all(counted[:3]) and counted[3] == len(times)
+
+
+async def _tally_is(sessions: async_sessionmaker[AsyncSession], expected: Any) -> None:
+    """The SQL tally, for one period and for weeks with a short last one, is the rules' tally of each."""
     for start, end, width in (
         (START, START + timedelta(days=30), timedelta(days=30)),  # one period
         (START + timedelta(days=3, hours=5), START + timedelta(days=16), timedelta(days=7)),  # weeks, a short last
@@ -130,15 +154,6 @@ async def test_the_sql_tally_is_the_rules_tally_and_old_contacts_are_backfilled(
             assert len(tally.should) >= 3
             buckets += 1
         assert {r.bucket for r in summed} == set(range(buckets))
-
-    # R for several windows at once, each as its own count would give it.
-    windows = [(START + timedelta(days=a), START + timedelta(days=b)) for a, b in ((0, 5), (2, 9), (9, 9.5), (-3, 40))]
-    async with sessions() as session:
-        counted = await stats_repository.crimes_recorded_in(session, force=FORCE, windows=windows)
-        async with engine.connect() as connection:
-            times = [r.recorded_at for r in await connection.execute(select(crimes.c.recorded_at))]
-    assert counted == [sum(1 for t in times if a <= t < b) for a, b in windows]
-    assert all(counted[:3]) and counted[3] == len(times)
 
 
 async def _decide_and_record(engine: AsyncEngine, rows: list[dict[str, Any]], rng: random.Random) -> Any:

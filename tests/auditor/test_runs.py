@@ -30,7 +30,7 @@ from schemas.events import (
     VictimNotified,
     envelope_for,
 )
-from services.auditor import repository, service
+from services.auditor import repository, service, stats_repository
 from services.auditor.ledger import FlagLedger, raise_flags
 from services.auditor.models import outbox
 from services.auditor.rules.flags import FlagDraft, Rule, Severity
@@ -107,7 +107,7 @@ def _story(n: int, t: datetime) -> list[tuple[EventPayload, datetime]]:
         case "cancel":
             events = [report, (recorded(c, crn, received_at=t, at=t + HOUR), t + HOUR),
                       (decided(c, [crn], received_at=t, at=t + HOUR), t + HOUR),
-                      (cancelled(c, crn, at=t + DAY, authorised_by=OFFICER), t + DAY)]  # fmt: skip
+                      (cancelled(c, crn, at=t + DAY + HOUR, authorised_by=OFFICER), t + DAY + HOUR)]  # fmt: skip
             if n % 2:  # the victim told of one cancellation in two
                 told = VictimNotified(
                     contact_id=c, crime_reference=crn, force=FORCE, notified_at=t + 2 * DAY, method="phone",
@@ -118,12 +118,12 @@ def _story(n: int, t: datetime) -> list[tuple[EventPayload, datetime]]:
         case _:
             down = CrimeReclassified(
                 contact_id=c, crime_reference=crn, force=FORCE, previous_class="8N",
-                previous_audit_category=AuditCategory.VIOLENCE, new_class="105A",
-                new_audit_category=AuditCategory.VIOLENCE, offence_group="g", reason="Looked again.",
-                new_information=False, reclassified_by=OFFICER, reclassified_at=t + 5 * HOUR,
+                previous_audit_category=AuditCategory.VIOLENCE, new_class="9A",
+                new_audit_category=AuditCategory.OTHER, offence_group="g", reason="Looked again.",
+                new_information=False, reclassified_by=OFFICER, reclassified_at=t + 30 * HOUR,
             )  # fmt: skip
             return [report, (recorded(c, crn, received_at=t, at=t + HOUR), t + HOUR),
-                    (decided(c, [crn], received_at=t, at=t + HOUR), t + HOUR), (down, t + 5 * HOUR)]  # fmt: skip
+                    (decided(c, [crn], received_at=t, at=t + HOUR), t + HOUR), (down, t + 30 * HOUR)]  # fmt: skip
 
 
 def _stream(seed: int, start: datetime) -> list[tuple[Envelope, EventPayload]]:
@@ -177,6 +177,7 @@ async def _outcome(db: AsyncEngine) -> dict[str, Any]:
         history = (await conn.execute(text("SELECT * FROM auditor.flag_history"))).mappings().all()
         alerts = (await conn.execute(text("SELECT * FROM auditor.alert_stream"))).mappings().all()
         outbox_events = await conn.scalar(text("SELECT count(*) FROM auditor.outbox"))
+        units = [tuple(r) for r in await conn.execute(text(UNITS))]
     per_flag: dict[Any, list[Any]] = {}
     for h in sorted(history, key=lambda h: h["id"]):
         per_flag.setdefault(ids[h["flag_id"]], []).append((h["at"], h["status"], h["note"]))
@@ -186,7 +187,24 @@ async def _outcome(db: AsyncEngine) -> dict[str, Any]:
         "flags": sorted(tuple(str(v) for k, v in f.items() if k != "flag_id") for f in flags),
         "lives": per_flag,
         "outbox": outbox_events,
+        "units": sorted(units, key=str),
     }
+
+
+UNITS = (
+    "SELECT contact_id, category, force, received_at, should, correct, recorded, on_time FROM auditor.recording_units"
+)
+
+
+async def _units_from_scratch(db: AsyncEngine) -> list[tuple[Any, ...]]:
+    """Each contact's share of the recording rate written again from what the projection holds now, as if every
+    contact had just changed: what the auditor kept as events came must be the same."""
+    async with create_session_factory(db)() as session, session.begin():
+        ids = list(await session.scalars(text("SELECT contact_id FROM auditor.contacts")))
+        await stats_repository.refresh_units(session, ids)
+        rows = [tuple(r) for r in await session.execute(text(UNITS))]
+        await session.rollback()
+    return sorted(rows, key=str)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -206,6 +224,9 @@ async def test_a_run_at_once_leaves_what_one_event_at_a_time_leaves(
     assert {("MISSING_RECORD", "open"), ("MISSING_RECORD", "cured")} <= {(f[0], f[10]) for f in expected["flags"]}
     got = await _outcome(at_once)
     assert got == expected
+    # The shares of the recording rate kept through reports, records, cancellations, reclassifications and the
+    # deadline sweep are those the contacts' final state gives.
+    assert expected["units"] == await _units_from_scratch(one_at_a_time)
 
 
 @pytest.mark.parametrize(
