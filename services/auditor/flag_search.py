@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import ColumnElement, and_, cast, func, literal, not_, or_, select
-from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+from sqlalchemy import ColumnElement, Text, and_, cast, func, literal, not_, or_, select
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH, array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.catalogue import OffenceCatalogue
 from services.auditor.models import flags
 from services.runtime.problems import FieldError, ProblemError
 
-CLASS_KEYS = ("ho_class", "previous_class", "new_class", "reported_classes", "offences")
-"""Where a flag's evidence names Home Office classes (a class, or a list of them)."""
 PEOPLE_KEYS = ("requested_by", "authorised_by", "decided_by", "recorded_by")
 """Where a flag's evidence names the people who acted (a principal id, or an actor with one)."""
 
@@ -24,9 +22,7 @@ def _keys(names: Sequence[str]) -> str:
     return " || ".join(f'@.key == "{name}"' for name in names)
 
 
-# Lax jsonpath: `[*]` reads a single class and a list of classes alike; a comparison with `$c[*]` holds when any
-# of the given values matches.
-_CLASS_PATH = f"$.keyvalue() ? ({_keys(CLASS_KEYS)}).value[*] ? (@ == $c[*])"
+# Lax jsonpath: a comparison with `$p[*]` holds when any of the given values matches.
 _PERSON_PATH = f"$.keyvalue() ? ({_keys(PEOPLE_KEYS)}).value ? (@ == $p[*] || @.principal == $p[*])"
 
 
@@ -40,13 +36,16 @@ def in_offence_group(
 ) -> ColumnElement[bool]:
     """Flags about an offence group: their evidence names one of its classes; or it names no class the catalogue
     knows and the flag's audit category belongs to the group (a cancellation flag names its category only)."""
-    named = _evidence_has(_CLASS_PATH, "c", group_classes) if group_classes else literal(False)
+    named = _names_any(group_classes) if group_classes else literal(False)
     if not group_categories:
         return named
-    by_category = and_(
-        flags.c.audit_category.in_(sorted(group_categories)), not_(_evidence_has(_CLASS_PATH, "c", all_classes))
-    )
+    by_category = and_(flags.c.audit_category.in_(sorted(group_categories)), not_(_names_any(all_classes)))
     return or_(named, by_category)
+
+
+def _names_any(classes: Collection[str]) -> ColumnElement[bool]:
+    """The flag's evidence names one of these classes (the classes it names are kept in `evidence_classes`)."""
+    return flags.c.evidence_classes.has_any(array(sorted(classes), type_=Text))
 
 
 def naming_people(principals: Collection[str]) -> ColumnElement[bool]:

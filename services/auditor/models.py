@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     DateTime,
     Float,
     Index,
@@ -146,6 +147,14 @@ notifications = Table(
     Column("notified_at", TS, nullable=False),
 )
 
+CLASS_KEYS = ("ho_class", "previous_class", "new_class", "reported_classes", "offences")
+"""Where a flag's evidence names Home Office classes (a class, or a list of them)."""
+EVIDENCE_CLASSES = (
+    "jsonb_path_query_array(evidence, '$.keyvalue() ? ("
+    + " || ".join(f'@.key == "{name}"' for name in CLASS_KEYS)
+    + ').value[*] ? (@.type() == "string")\')'
+)
+
 flags = Table(
     "flags",
     metadata,
@@ -159,6 +168,9 @@ flags = Table(
     Column("audit_category", String(20)),
     Column("explanation", Text, nullable=False),
     Column("evidence", JSONB, nullable=False),
+    # The Home Office classes the evidence names (flag_search.CLASS_KEYS), kept by PostgreSQL: the offence-group
+    # filter reads them here, not by a JSON path walk of every flag's evidence.
+    Column("evidence_classes", JSONB, Computed(EVIDENCE_CLASSES, persisted=True)),
     Column("raised_at", TS, nullable=False),
     Column("status", String(20), nullable=False),
     Column("resolution", String(20)),
@@ -167,6 +179,7 @@ flags = Table(
     # Raised once: a replay of the same events finds the flag already there.
     UniqueConstraint("rule", "subject", name="flags_raised_once"),
     Index("auditor_flags_force_raised", "force", "raised_at"),
+    Index("auditor_flags_evidence_classes", "evidence_classes", postgresql_using="gin"),
 )
 
 flag_history = Table(

@@ -117,3 +117,19 @@ async def test_an_unknown_offence_group_or_overlong_officer_is_a_precise_problem
     for wrong in ("x" * 41, "off\x001"):
         r = await services.auditor.get("/v1/flags", params={"officer": wrong}, headers=auth)
         assert r.status_code == 422 and r.json()["errors"][0]["field"].startswith("query.officer"), wrong
+
+
+def test_the_migration_keeps_the_classes_the_model_names() -> None:
+    """The generated column is defined twice: frozen in revision 0009, and in the model the filters are written
+    against. Naming another evidence key means a new revision; this says so when only the model changed."""
+    import importlib.util
+    from pathlib import Path
+
+    from services.auditor import models
+
+    path = Path(models.__file__).parent / "migrations" / "versions" / "0009_flag_classes.py"
+    spec = importlib.util.spec_from_file_location("revision_0009", path)
+    assert spec and spec.loader
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    assert revision.EVIDENCE_CLASSES == models.EVIDENCE_CLASSES
