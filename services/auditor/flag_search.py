@@ -45,7 +45,8 @@ def in_offence_group(
 
 def _names_any(classes: Collection[str]) -> ColumnElement[bool]:
     """The flag's evidence names one of these classes (the classes it names are kept in `evidence_classes`)."""
-    return flags.c.evidence_classes.has_any(array(sorted(classes), type_=Text))
+    named: ColumnElement[bool] = flags.c.evidence_classes.has_any(array(sorted(classes), type_=Text))
+    return named
 
 
 def naming_people(principals: Collection[str]) -> ColumnElement[bool]:
