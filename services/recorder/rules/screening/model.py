@@ -1,4 +1,4 @@
-"""The trained classifier as plain data: TF-IDF weights and linear heads, scored in pure Python.
+"""The trained classifier as plain data: TF-IDF weights and linear heads, scored with numpy arrays.
 
 Training (crimerec screening train) fits scikit-learn's TfidfVectorizer and LogisticRegression on `features()` and
 exports what they learnt into a JSON file; this module scores a narrative from that file alone. No pickle is ever
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
+
+import numpy as np
 
 from schemas.screening import OffenceFamily
 from services.recorder.rules.screening.text import model_tokens
@@ -26,30 +28,42 @@ the whole screened text, and a weak sign past this horizon gets no lift from the
 CHAR_NGRAM_WORDS: Final = 200
 """Character n-grams (which catch misspellings: "assulted", "nieghbour") are taken from the first 200 words only."""
 CHAR_NGRAMS: Final = (3, 5)
+SPELLING_CACHE: Final = 20_000
+"""Words whose known character n-grams a model keeps (then it starts again): some 10 MB at the most."""
 
 
 def features(text: str) -> list[str]:
     """The features the classifier reads from a prepared text: words, word pairs within a clause, and character
     n-grams of the first words (each occurrence once in the list, so counts are term frequencies)."""
+    result: list[str] = []
+    for word, pair, spelled in _words(text):
+        result.append(word)
+        if pair is not None:
+            result.append(pair)
+        if spelled:
+            result.extend(_char_ngrams(word))
+    return result
+
+
+def _words(text: str) -> Iterator[tuple[str, str | None, bool]]:
+    """Each word the classifier reads: the word, its pair with the word before in the clause (if any), and whether
+    its character n-grams count."""
     if len(text) > MODEL_CHARS:
         cut = text.rfind(" ", 0, MODEL_CHARS + 1)
         text = text[: cut if cut > 0 else MODEL_CHARS]
-    toks = model_tokens(text)
-    result: list[str] = []
     previous = "|"
     words = 0
-    for tok in toks:
+    for tok in model_tokens(text):
         if tok == "|":
             previous = "|"
             continue
-        result.append(tok)
-        if previous != "|":
-            result.append(previous + " " + tok)
+        yield (
+            tok,
+            (previous + " " + tok if previous != "|" else None),
+            (words < CHAR_NGRAM_WORDS and not tok.startswith("neg_")),
+        )
         previous = tok
-        if words < CHAR_NGRAM_WORDS and not tok.startswith("neg_"):
-            result.extend(_char_ngrams(tok))
         words += 1
-    return result
 
 
 @lru_cache(maxsize=8192)
@@ -90,6 +104,16 @@ class LinearTextModel:
         self.heads = list(heads)
         self.threshold = threshold
         self._families = [OffenceFamily(h) for h in self.heads[1:]]
+        self._spelling: dict[str, tuple[int, ...]] = {}  # the rows of a word's character n-grams the model knows
+        # The same numbers as arrays: a term's row, its idf, and its weight for each head.
+        self._terms = list(self.idf)
+        self._index = {term: row for row, term in enumerate(self._terms)}
+        self._shown = np.array([not term.startswith("#") for term in self._terms], dtype=bool)
+        self._idf = np.array(list(self.idf.values()), dtype=np.float64)
+        self._matrix = np.array([self.weights[term] for term in self.idf], dtype=np.float64).reshape(
+            len(self.idf), len(self.heads)
+        )
+        self._intercepts = np.array(self.intercepts, dtype=np.float64)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> LinearTextModel:
@@ -124,29 +148,46 @@ class LinearTextModel:
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"screening model data is incomplete: {error!r}") from error
 
-    def vector(self, text: str) -> dict[str, float]:
-        """The text's TF-IDF vector as scikit-learn computes it: sublinear term frequency, times idf, L2-normed."""
-        counts = Counter(f for f in features(text) if f in self.idf)
-        values = {term: (1.0 + math.log(count)) * self.idf[term] for term, count in counts.items()}
-        norm = math.sqrt(sum(v * v for v in values.values()))
-        if norm == 0:
-            return {}
-        return {term: v / norm for term, v in values.items()}
+    def _known_rows(self, text: str) -> list[int]:
+        """`features(text)` as the rows of the terms the model knows (the others weigh nought): a word's known
+        character n-grams are worked out once and kept, since words repeat from text to text."""
+        index = self._index
+        result: list[int] = []
+        for word, pair, spelled in _words(text):
+            row = index.get(word)
+            if row is not None:
+                result.append(row)
+            if pair is not None and (row := index.get(pair)) is not None:
+                result.append(row)
+            if spelled:
+                known = self._spelling.get(word)
+                if known is None:
+                    if len(self._spelling) >= SPELLING_CACHE:
+                        self._spelling.clear()
+                    grams = (index.get(g) for g in _char_ngrams(word))
+                    known = self._spelling[word] = tuple(g for g in grams if g is not None)
+                result.extend(known)
+        return result
 
     def score(self, text: str) -> ModelScore:
-        """How likely the text discloses a crime, and each family, with the terms that pushed it up most."""
-        vector = self.vector(text)
-        sums = list(self.intercepts)
-        contributions: list[tuple[float, str]] = []
-        for term, value in vector.items():
-            row = self.weights[term]
-            for head in range(len(sums)):
-                sums[head] += value * row[head]
-            contributions.append((value * row[0], term))
-        probabilities = [_sigmoid(s) for s in sums]
-        contributions.sort(reverse=True)
-        # Words and word pairs only: a character n-gram means nothing to the person reviewing.
-        top = [term for weight, term in contributions if weight > 0 and not term.startswith("#")][:5]
+        """How likely the text discloses a crime, and each family, with the terms that pushed it up most. The
+        text's TF-IDF vector is scikit-learn's (sublinear term frequency, times idf, L2-normed), taken against the
+        heads' weights as arrays."""
+        counts = Counter(self._known_rows(text))
+        sums = self._intercepts.copy()
+        top: list[str] = []
+        if counts:
+            rows = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self._idf[rows]
+            values /= math.sqrt(float(values @ values))
+            weights = self._matrix[rows]
+            sums += values @ weights
+            push = values * weights[:, 0]
+            # Words and word pairs only: a character n-gram means nothing to the person reviewing.
+            shown = np.flatnonzero((push > 0) & self._shown[rows])
+            pushed = sorted(((float(push[i]), self._terms[rows[i]]) for i in shown), reverse=True)
+            top = [term for _, term in pushed[:5]]
+        probabilities = [_sigmoid(float(x)) for x in sums]
         return ModelScore(
             probability=probabilities[0],
             families=dict(zip(self._families, probabilities[1:], strict=True)),
