@@ -168,7 +168,7 @@ flags = Table(
     Column("audit_category", String(20)),
     Column("explanation", Text, nullable=False),
     Column("evidence", JSONB, nullable=False),
-    # The Home Office classes the evidence names (flag_search.CLASS_KEYS), kept by PostgreSQL: the offence-group
+    # The Home Office classes the evidence names (CLASS_KEYS above), kept by PostgreSQL: the offence-group
     # filter reads them here, not by a JSON path walk of every flag's evidence.
     Column("evidence_classes", JSONB, Computed(EVIDENCE_CLASSES, persisted=True)),
     Column("raised_at", TS, nullable=False),
