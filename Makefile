@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo up test lint audit lock bench schemas clean chaos
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (`make lock` writes it): a fresh machine installs what was audited and tested.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --constraint requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 ## demo: start embedded PostgreSQL + Kafka-protocol broker and all three services, post sample contacts
@@ -20,20 +21,23 @@ demo: $(STAMP)
 up: $(STAMP)
 	$(BIN)/crimerec up
 
-## lint: ruff (with its security rules), import rules, mypy --strict over services/, crimerec/ and schemas/
-lint: $(STAMP)
+## lint: ruff (with its security rules), import rules, mypy --strict over services/, crimerec/ and schemas/, and the
+## dependency audit
+lint: $(STAMP) audit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-## audit: known vulnerabilities in the locked dependencies (requirements.lock; PyPI's advisory data, via pip-audit).
-## --strict: a dependency that cannot be looked up fails the audit instead of being skipped in silence (where PyPI's
-## JSON API cannot be reached, every one is, so the audit fails rather than pass having checked nothing).
+## audit: known vulnerabilities in the locked dependencies (requirements.lock), from PyPI's advisory data. It reads
+## each pinned release's advisories where PyPI serves them, else the project's latest release's (exact when the pin
+## is the latest); a pin neither covers fails once a newer release it could take is 30 days old. A pin it cannot look
+## up fails. Where PyPI's per-release JSON and OSV answer, `pip-audit --strict -r requirements.lock` checks the same.
 audit: $(STAMP)
-	$(BIN)/pip-audit --progress-spinner off --strict --no-deps --disable-pip -r requirements.lock
+	$(BIN)/crimerec audit-dependencies requirements.lock
 
-## lock: write requirements.lock from the installed environment (after changing a dependency)
+## lock: write requirements.lock from the installed environment (after changing or upgrading a dependency:
+## `.venv/bin/pip install --upgrade <name>`, then `make lock`)
 lock: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable | LC_ALL=C sort --ignore-case > requirements.lock
 

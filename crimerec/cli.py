@@ -287,3 +287,55 @@ def deadletters_replay(
 
     letters = asyncio.run(replay_dead_letters(_engines(None, kafka_bootstrap), source_topic=source_topic))
     console.print(_dead_letters_table(f"replayed {len(letters)} dead letters", letters))
+
+
+@app.command("audit-dependencies")
+def audit_dependencies(
+    lock: Annotated[Path, typer.Argument(help="The lock file: name==version per line.")] = Path("requirements.lock"),
+    strict: Annotated[bool, typer.Option(help="Fail on any pin whose advisories cannot be read here.")] = False,
+    max_behind_days: Annotated[
+        int, typer.Option(help="How long a pin may stay unchecked behind a newer release before it fails.")
+    ] = 30,
+    index: Annotated[str, typer.Option(help="PyPI's address.")] = "https://pypi.org",
+) -> None:
+    """Known vulnerabilities in the locked dependencies, from PyPI's advisory data (see crimerec/dependency_audit)."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from crimerec import dependency_audit as da
+
+    try:
+        pins = da.read_lock(lock.read_text().splitlines())
+    except (OSError, da.LockError) as e:
+        console.print(f"[red]audit-dependencies: {lock}: {e}[/red]")
+        raise typer.Exit(2) from e
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"asking PyPI about {len(pins)} pins", total=len(pins))
+        report = da.audit(pins, index=index, progress=lambda _: bar.advance(task))
+    now = da.now()
+    failures = report.failures(now=now, max_behind=timedelta(days=max_behind_days), strict=strict)
+    shown = [f for f in report.findings if f.verdict != da.Verdict.CLEAN]
+    if shown:
+        table = Table(title="pins that are not plainly clean")
+        for column in ("pin", "verdict", "latest", "detail", "fails"):
+            table.add_column(column)
+        for f in shown:
+            detail = "; ".join(f.advisories) or f.reason
+            if f.verdict == da.Verdict.BEHIND:
+                detail = "advisories not readable here; " + (
+                    f"newer since {f.behind_since:%Y-%m-%d} ({(now - f.behind_since).days} d)"
+                    if f.behind_since is not None
+                    else "no newer release fits this Python and the other pins"
+                )
+            table.add_row(f"{f.pin.name}=={f.pin.version}", f.verdict, f.latest, detail, "yes" if f in failures else "")
+        console.print(table)
+    clean = report.of(da.Verdict.CLEAN)
+    console.print(
+        f"{len(pins)} pins: {len(clean)} checked clean "
+        f"({sum(f.source == 'release' for f in clean)} from their release's advisories, "
+        f"{sum(f.source == 'project' for f in clean)} as their project's latest release), "
+        f"{len(report.of(da.Verdict.VULNERABLE))} vulnerable, {len(report.of(da.Verdict.YANKED))} yanked, "
+        f"{len(report.of(da.Verdict.BEHIND))} behind and unreadable here, {len(report.of(da.Verdict.FAILED))} not "
+        f"looked up; {len(failures)} fail the audit"
+    )
+    raise typer.Exit(1 if failures else 0)
