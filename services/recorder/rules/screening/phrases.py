@@ -143,17 +143,19 @@ class PhraseRules:
             return findings
         text = self._blank_idioms(text, prefilter)
         scan = self.prefilter.scan(text, enabled=prefilter)
-        for index in self._plain:
+        for index in scan.candidates(self._plain):
             _record(self.rules[index], scan.matches(index), text, findings)
         findings.families = _family_scores(findings.fired)
         # A context rule (a partner named beside a blow) fires only beside a family that is itself a sign.
         strong = {f for f, score in findings.families.items() if score >= CONTEXT_FLOOR}
-        for index in self._context:
+        for index in scan.candidates(self._context):
             if self.rules[index].requires & strong:
                 _record(self.rules[index], scan.matches(index), text, findings)
         findings.families = _family_scores(findings.fired)
-        for offset, dampener in enumerate(self.dampeners, start=len(self.rules)):
-            if findings.families and next(scan.matches(offset), None) is not None:
+        dampeners = range(len(self.rules), len(self.rules) + len(self.dampeners))
+        for offset in scan.candidates(dampeners) if findings.families else ():
+            dampener = self.dampeners[offset - len(self.rules)]
+            if next(scan.matches(offset), None) is not None:
                 findings.dampened.append(dampener)
                 for family in findings.families:
                     if not dampener.families or family in dampener.families:
@@ -164,7 +166,9 @@ class PhraseRules:
         """The text with every neutraliser's matches blanked out by spaces of the same length, so that offsets and
         clauses stay as they were."""
         scan = self.neutraliser_filter.scan(text, enabled=prefilter)
-        spans = sorted(m.span() for index in range(len(self.neutralisers)) for m in scan.matches(index))
+        spans = sorted(
+            m.span() for index in scan.candidates(range(len(self.neutralisers))) for m in scan.matches(index)
+        )
         if not spans:
             return text
         pieces: list[str] = []

@@ -15,7 +15,7 @@ Pure: built once from the compiled patterns.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, Final
@@ -222,6 +222,14 @@ class Scan:
         self.prefilter = prefilter
         self.text = text
         self.spots = spots
+
+    def candidates(self, indices: Iterable[int]) -> list[int]:
+        """The patterns among `indices` (in their order) that can match here: every one when the prefilter is off;
+        else those with an anchor in the text and those with no anchors. The others' matches are none."""
+        if self.spots is None:
+            return list(indices)
+        spots, anchors = self.spots, self.prefilter.anchors
+        return [i for i in indices if i in spots or anchors[i] is None]
 
     def matches(self, index: int) -> Iterator[re.Match[str]]:
         """Pattern `index`'s matches in text order, none overlapping: in the windows round its anchors, on the
