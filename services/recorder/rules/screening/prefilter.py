@@ -26,6 +26,9 @@ MAX_WINDOW: Final = 160
 """A window reaches at most this far either side of an anchor, whatever the pattern's width: a pattern with `\\w+`
 could match a text of any length, but no phrase a rule looks for is longer than 160 characters (the longest,
 eight words of `(?:\\w+ ){0,7}`, is under 100 in any narrative of the corpus or the simulator)."""
+DENSE: Final = 24
+"""A pattern whose anchors stand more than this many times in a text is searched in the whole text at once: one
+search in C costs less than this many windows, each started from Python (a long text that repeats itself)."""
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT))
 
 Node = list[tuple[Any, Any]]
@@ -180,10 +183,10 @@ class Prefilter:
             for string in found or ():
                 owners.setdefault(string, []).append(index)
         strings = sorted(owners)
-        # The longest anchor at a position stands for every anchor that is its prefix. The search skips, in C, to
-        # the next position where an anchor starts; positions inside a match found are tried one by one, so an
-        # anchor inside or overlapping another is seen as the whole-text scan would see it.
-        self._trie = re.compile(trie_pattern(strings)) if strings else None
+        # The longest anchor at a position stands for every anchor that is its prefix. The trie inside a lookahead
+        # matches nothing, so the search (in C) tries every position in turn and finds every anchor's start, one
+        # inside or overlapping another too, as the whole-text scan would see it.
+        self._trie = re.compile(f"(?=({trie_pattern(strings)}))") if strings else None
         self._targets = {
             s: [(index, len(p)) for p in strings if s.startswith(p) for index in owners[p]] for s in strings
         }
@@ -203,16 +206,8 @@ class Prefilter:
     def _anchor_starts(self, text: str) -> Iterator[tuple[int, str]]:
         """Every position where an anchor starts, with the longest anchor there, in text order."""
         assert self._trie is not None
-        trie = self._trie
-        for match in trie.finditer(text):
-            start, end = match.span()
-            yield start, match.group()
-            for position in range(start + 1, end):
-                inner = trie.match(text, position)
-                if inner is not None:
-                    yield position, inner.group()
-            # An anchor starting inside this match but ending past it is found by the inner loop; the search then
-            # goes on from `end`, as finditer does.
+        for match in self._trie.finditer(text):
+            yield match.start(), match.group(1)
 
 
 class Scan:
@@ -233,13 +228,15 @@ class Scan:
 
     def matches(self, index: int) -> Iterator[re.Match[str]]:
         """Pattern `index`'s matches in text order, none overlapping: in the windows round its anchors, on the
-        whole text when it has no anchors or the prefilter is off, and none when no anchor of it is there."""
+        whole text when it has no anchors, its anchors are so many that one search costs less than their windows
+        (DENSE), or the prefilter is off; and none when no anchor of it is there."""
         pattern, text = self.prefilter.patterns[index], self.text
-        if self.spots is None or self.prefilter.anchors[index] is None:
+        spots = None if self.spots is None or self.prefilter.anchors[index] is None else self.spots.get(index, [])
+        if spots is None or len(spots) > DENSE:
             yield from pattern.finditer(text)
             return
         reached = 0
-        for low, high in self._windows(index, self.spots.get(index, [])):
+        for low, high in self._windows(index, spots):
             for match in pattern.finditer(text, max(low, reached), high):
                 reached = match.end()
                 yield match
