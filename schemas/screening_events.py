@@ -15,8 +15,9 @@ from schemas.vocabulary import Actor, CrimeReference, Outcome
 
 
 class ContactScreened(EventPayload):
-    """The recorder screened the narrative of a contact not recorded as a crime at first contact (issue 18): a
-    positive screen puts it on the review queue, to be reviewed by its recording deadline."""
+    """The recorder screened the narrative of a contact not recorded as a crime at first contact (issue 18), and
+    the screen was positive (it is on the review queue, to be reviewed by its recording deadline) or failed (the
+    contact went unscreened). A negative screen is kept by the recorder only, with no event."""
 
     EVENT_TYPE: ClassVar[str] = "contact.screened"
 

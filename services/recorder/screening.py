@@ -57,7 +57,10 @@ def screen_at_first_contact(
     now: datetime,
     screener: Screener,
 ) -> None:
-    """Screens a contact first contact did not record as a crime: stores the verdict and emits `contact.screened`."""
+    """Screens a contact first contact did not record as a crime: stores the verdict, and emits `contact.screened`
+    when the verdict is one the auditor acts on: positive (a review falls due) or failed (the contact went
+    unscreened). A clear negative is kept here only (`GET /v1/contacts/{id}/screening` serves it): most contacts
+    screened are, and an event each would cost the database more than the screening itself."""
     result, problem = screen_safely(screener, contact, contact_id)
     writes.screenings.append(
         {
@@ -79,6 +82,8 @@ def screen_at_first_contact(
             "review_rationale": None,
         }
     )
+    if result is not None and not result.positive:
+        return
     events.emit(
         ContactScreened(
             contact_id=contact_id,

@@ -141,11 +141,15 @@ async def test_a_review_can_confirm_non_crime_with_a_rationale_and_only_once(
     assert (await services.recorder.post(url, json=body, headers=keys.auth(Role.FCR))).status_code == 409
 
 
-async def test_a_benign_non_crime_is_screened_negative_and_not_queued(services: Services, keys: Keys) -> None:
+async def test_a_benign_non_crime_is_screened_negative_and_not_queued(
+    services: Services, keys: Keys, db: AsyncEngine
+) -> None:
     contact_id, decision = await decided(services, keys, welfare(BENIGN))
     assert decision["outcome"] == "non_crime"
     screen = (await screening_of(services, keys, contact_id, Role.AUDITOR)).json()
     assert screen["positive"] is False
+    # Kept by the recorder, told to nobody: the auditor acts only on positive and failed screens.
+    assert types(await events(db, contact_id)) == ["contact.decided"]
     assert contact_id not in [i["contact_id"] for i in await queue(services, keys)]
     r = await services.recorder.post(
         f"/v1/screening/reviews/{contact_id}",
