@@ -167,7 +167,7 @@ def evaluate_items(
     family_pred: dict[str, list[bool]] = {f.value: [] for f in OffenceFamily}
     misses: list[str] = []
     for text, label, families in items:
-        result = screen_text(text, rules=rules, model=model)
+        result = screen_text(text, rules=rules, model=model, every_layer=True)
         truth.append(label)
         by_layer["rules"].append(result.rules_score >= THRESHOLD)
         if model is not None:

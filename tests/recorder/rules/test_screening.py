@@ -149,7 +149,7 @@ def test_phrase_rules(narrative: str, fires: bool, family: OffenceFamily | None)
 )
 def test_combined_screener_keeps_the_rules_verdict_on_plain_cases(narrative: str, fires: bool) -> None:
     assert MODEL is not None, "the shipped model file must load"
-    result = screen_text(narrative, rules=RULES, model=MODEL)
+    result = screen_text(narrative, rules=RULES, model=MODEL, every_layer=True)
     assert result.positive is fires
     assert result.mode is ScreeningMode.RULES_AND_MODEL
     assert result.model_score is not None
@@ -268,3 +268,34 @@ def test_contact_narrative_and_evidence_to_contrary_are_both_read() -> None:
         extra=["Victim spoken to: he threatened to kill her."],
     )
     assert rationale.positive
+
+
+def _texts_to_screen() -> list[str]:
+    """The hand-written corpus and a few hundred of the simulator's narratives, crimes hidden and non-crimes."""
+    from crimerec.screening import load_corpus
+    from crimerec.simulation.narratives import NarrativeWriter
+    from schemas.catalogue import OffenceCatalogue
+
+    writer = NarrativeWriter(7, OffenceCatalogue.default())
+    simulated = [writer.non_crime(c, log_number=1234).text for c in ("asb", "public_safety") for _ in range(150)]
+    simulated += [
+        writer.crime(code, victims=1, reporter=who, place="the park", hidden=True).text
+        for code in ("8N", "105A", "8L", "5D", "58A", "34B", "19C", "17A")
+        for who in ("victim", "third_party", "police")
+    ]
+    return [item["text"] for item in load_corpus()] + simulated
+
+
+def test_the_classifier_is_consulted_only_where_it_can_change_the_verdict() -> None:
+    skipped = 0
+    for text in _texts_to_screen():
+        lazy = screen_text(text, rules=RULES, model=MODEL)
+        full = screen_text(text, rules=RULES, model=MODEL, every_layer=True)
+        assert (lazy.positive, lazy.families) == (full.positive, full.families), text
+        if lazy.model_score is None:
+            skipped += 1
+            assert not full.positive and lazy.score == lazy.rules_score == full.rules_score
+            assert "model: not consulted, no rule sign it could lift over the threshold" in lazy.evidence
+        else:
+            assert lazy == full
+    assert skipped > 100  # most texts: the rules find nothing the model could lift

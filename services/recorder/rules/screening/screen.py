@@ -28,15 +28,32 @@ def combine(rules_score: float, model_score: float | None) -> float:
     return max(rules_score, min(model_score, rules_score + MODEL_LIFT))
 
 
+def can_matter(rules_score: float) -> bool:
+    """Whether the classifier can change the verdict, or the families, of a text the rules score so: only where
+    its largest lift would reach the threshold. Below that the text is negative whatever the model says."""
+    return combine(rules_score, 1.0) >= THRESHOLD
+
+
 def screen_text(
-    raw: str | None, *, rules: PhraseRules, model: LinearTextModel | None, limit: int = SCREEN_CHARS
+    raw: str | None,
+    *,
+    rules: PhraseRules,
+    model: LinearTextModel | None,
+    limit: int = SCREEN_CHARS,
+    every_layer: bool = False,
 ) -> ScreeningResult:
-    """Screens a contact's text for a disclosed crime: score, suggested families, the evidence and the version."""
+    """Screens a contact's text for a disclosed crime: score, suggested families, the evidence and the version.
+
+    The classifier is consulted only where it can matter (can_matter): a text in which the rules find no sign it
+    could lift over the threshold is a negative either way, and most texts screened are such; its score is then
+    the rules' and `model_score` is null. `every_layer=True` consults it on every text (an evaluation of each
+    layer); the verdict and families are the same either way."""
     prepared = prepare_text(raw, limit=limit)
     findings = rules.match(prepared.text)
-    model_score = model.score(prepared.text) if model is not None and prepared.text else None
+    consulted = model is not None and (every_layer or can_matter(findings.score))
+    model_score = model.score(prepared.text) if model is not None and consulted and prepared.text else None
     probability = None if model_score is None else model_score.probability
-    if model is not None and probability is None:
+    if consulted and probability is None:
         probability = 0.0  # an empty text: the model has nothing to read
     score = min(1.0, max(0.0, combine(findings.score, probability)))
     positive = bool(prepared.text) and score >= THRESHOLD
@@ -51,6 +68,8 @@ def screen_text(
         evidence.append(f"{hit.rule.family.value}/{hit.rule.id}: '{hit.phrase}'")
     if model_score is not None:
         evidence.extend(f"model: '{term}'" for term in model_score.top_terms[:3])
+    elif model is not None and not consulted and prepared.text:
+        evidence.append("model: not consulted, no rule sign it could lift over the threshold")
     evidence.extend(f"negated by '{h.negated_by}': '{h.phrase}'" for h in findings.negated[:3])
     evidence.extend(f"dampened: {d.id}" for d in findings.dampened)
     if prepared.truncated:
