@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 # requirements.lock pins every package (`make lock` writes it): a fresh machine installs what was audited and tested.
 $(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --constraint requirements.lock -e '.[dev]'
 	touch $(STAMP)
@@ -31,8 +31,9 @@ lint: $(STAMP) audit
 
 ## audit: known vulnerabilities in the locked dependencies (requirements.lock), from PyPI's advisory data. It reads
 ## each pinned release's advisories where PyPI serves them, else the project's latest release's (exact when the pin
-## is the latest); a pin neither covers fails once a newer release it could take is 30 days old. A pin it cannot look
-## up fails. Where PyPI's per-release JSON and OSV answer, `pip-audit --strict -r requirements.lock` checks the same.
+## is the latest). Here (no per-release JSON, no OSV) a pin behind a newer release cannot be checked: it fails once a
+## release it could take is 7 days old, so a vulnerability announced with its fix release can pass for up to a week;
+## `crimerec audit-dependencies --strict` fails on every unchecked pin. A pin it cannot look up fails.
 audit: $(STAMP)
 	$(BIN)/crimerec audit-dependencies requirements.lock
 

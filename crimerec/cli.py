@@ -295,10 +295,11 @@ def audit_dependencies(
     strict: Annotated[bool, typer.Option(help="Fail on any pin whose advisories cannot be read here.")] = False,
     max_behind_days: Annotated[
         int, typer.Option(help="How long a pin may stay unchecked behind a newer release before it fails.")
-    ] = 30,
+    ] = 7,
     index: Annotated[str, typer.Option(help="PyPI's address.")] = "https://pypi.org",
 ) -> None:
     """Known vulnerabilities in the locked dependencies, from PyPI's advisory data (see crimerec/dependency_audit)."""
+    from rich.markup import escape
     from rich.progress import Progress
     from rich.table import Table
 
@@ -307,8 +308,11 @@ def audit_dependencies(
     try:
         pins = da.read_lock(lock.read_text().splitlines())
     except (OSError, da.LockError) as e:
-        console.print(f"[red]audit-dependencies: {lock}: {e}[/red]")
+        console.print(f"[red]audit-dependencies: {escape(str(lock))}: {escape(str(e))}[/red]")
         raise typer.Exit(2) from e
+    if not pins:
+        console.print(f"[red]audit-dependencies: {escape(str(lock))} pins nothing: there is nothing to audit[/red]")
+        raise typer.Exit(2)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"asking PyPI about {len(pins)} pins", total=len(pins))
         report = da.audit(pins, index=index, progress=lambda _: bar.advance(task))
@@ -327,7 +331,10 @@ def audit_dependencies(
                     if f.behind_since is not None
                     else "no newer release fits this Python and the other pins"
                 )
-            table.add_row(f"{f.pin.name}=={f.pin.version}", f.verdict, f.latest, detail, "yes" if f in failures else "")
+            table.add_row(
+                escape(f"{f.pin.name}=={f.pin.version}"), f.verdict, escape(f.latest), escape(detail),
+                "yes" if f in failures else "",
+            )  # fmt: skip
         console.print(table)
     clean = report.of(da.Verdict.CLEAN)
     console.print(
@@ -335,7 +342,9 @@ def audit_dependencies(
         f"({sum(f.source == 'release' for f in clean)} from their release's advisories, "
         f"{sum(f.source == 'project' for f in clean)} as their project's latest release), "
         f"{len(report.of(da.Verdict.VULNERABLE))} vulnerable, {len(report.of(da.Verdict.YANKED))} yanked, "
-        f"{len(report.of(da.Verdict.BEHIND))} behind and unreadable here, {len(report.of(da.Verdict.FAILED))} not "
-        f"looked up; {len(failures)} fail the audit"
+        f"{len(report.of(da.Verdict.BEHIND))} behind and unreadable here, {len(report.of(da.Verdict.FAILED))} "
+        f"failed; {len(failures)} fail the audit"
     )
-    raise typer.Exit(1 if failures else 0)
+    if not report.checked():
+        console.print("[red]no pin's advisories could be read: an audit that checked nothing does not pass[/red]")
+    raise typer.Exit(1 if failures or not report.checked() else 0)

@@ -5,17 +5,21 @@ reached (this workplace: the per-release documents answer 404 and OSV does not a
 PyPI's project document (`/pypi/<name>/json`) does answer, and it carries the advisories of the project's latest
 release, plus every release's upload times. So for each pin this audit reads, in order:
 
-1. the pinned release's own document: its advisories, exactly as pip-audit reads them;
+1. the pinned release's own document: its advisories, exactly as pip-audit reads them (where PyPI serves it, every
+   pin is checked this way and nothing below applies);
 2. where that is not served, the project document: if the pin *is* the latest release, its advisories are exactly
    the pin's;
 3. otherwise the pin cannot be checked here. It is reported, and it fails the audit once a newer release it could be
    bumped to (one this Python can install, within what the installed packages require of it) has been out longer
-   than the grace period (`--max-behind-days`, 30 by default), or at once with `--strict`: a lock cannot go
-   unchecked for long by falling behind. A pin that is the newest release the lock can have (numpy's newer ones
-   need a newer Python; schemathesis caps jsonschema-rs) is reported as such and fails only `--strict`.
+   than the grace period (`--max-behind-days`, 7 by default), or at once with `--strict`. This is the gap to know
+   of: a vulnerability is usually announced with its fix release, which makes the pin "behind" and the advisory
+   one the project document (the fix release's) does not carry. So here a known-vulnerable pin can pass for up to
+   the grace period, and a pin that is the newest the lock can have (numpy's newer releases need a newer Python;
+   schemathesis caps jsonschema-rs) is reported as unchecked and fails only `--strict`.
 
-A withdrawn advisory does not count. A yanked pin fails. A pin whose data cannot be fetched fails: the audit never
-passes having checked nothing.
+A withdrawn advisory does not count. A yanked pin fails. A pin that cannot be looked up fails, and so does a
+document without advisory data (a mirror that does not carry PyPI's), a version that is not PEP 440, a pin ahead of
+the latest release, an empty lock, and an audit that checked no pin at all.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +43,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 PYPI = "https://pypi.org"
+RETRY_PAUSE_S = 1.0
+"""The first pause before a retry (then doubled)."""
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)$")
 
 
@@ -75,6 +83,10 @@ class Report:
 
     def of(self, *verdicts: Verdict) -> list[Finding]:
         return [f for f in self.findings if f.verdict in verdicts]
+
+    def checked(self) -> list[Finding]:
+        """The pins whose advisories were read."""
+        return self.of(Verdict.CLEAN, Verdict.VULNERABLE)
 
     def failures(self, *, now: datetime, max_behind: timedelta, strict: bool) -> list[Finding]:
         bad = self.of(Verdict.VULNERABLE, Verdict.YANKED, Verdict.FAILED)
@@ -123,15 +135,25 @@ def installed_caps() -> dict[str, SpecifierSet]:
     return caps
 
 
-def _advisories(document: dict[str, Any]) -> tuple[str, ...]:
+def _advisories(document: dict[str, Any]) -> tuple[str, ...] | None:
+    """The advisories a document names (withdrawn ones aside); None when it carries no advisory data at all."""
+    if not isinstance(document.get("vulnerabilities"), list):
+        return None
     found = []
-    for v in document.get("vulnerabilities") or ():
+    for v in document["vulnerabilities"]:
         if v.get("withdrawn"):
             continue
         aliases = ", ".join(a for a in v.get("aliases") or () if a != v.get("id"))
         fixed = ", ".join(v.get("fixed_in") or ()) or "no fixed release"
         found.append(f"{v.get('id', '?')}{f' ({aliases})' if aliases else ''}: fixed in {fixed}")
     return tuple(found)
+
+
+def _judged(pin: Pin, document: dict[str, Any], source: str, latest: str = "") -> Finding:
+    found = _advisories(document)
+    if found is None:
+        return Finding(pin, Verdict.FAILED, source, latest=latest, reason="the document carries no advisory data")
+    return Finding(pin, Verdict.VULNERABLE if found else Verdict.CLEAN, source, found, latest)
 
 
 def _parse(version: str) -> Version | None:
@@ -176,55 +198,83 @@ def _behind_since(
     return min(times) if times else None
 
 
-def check(client: httpx.Client, pin: Pin, python: str, cap: SpecifierSet) -> Finding:
+class Asker:
+    """GETs from the index, three retries on a connection failure, 429 or 5xx; once the index cannot be reached at
+    all, every later pin fails at once instead of waiting out its own timeouts."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.unreachable = threading.Event()
+
+    def get(self, url: str) -> httpx.Response:
+        for attempt in range(4):
+            if self.unreachable.is_set():
+                raise httpx.ConnectError("the index could not be reached (an earlier request failed)")
+            try:
+                answer = self.client.get(url)
+            except httpx.TransportError:
+                if attempt == 3:
+                    self.unreachable.set()
+                    raise
+            else:
+                if (answer.status_code != 429 and answer.status_code < 500) or attempt == 3:
+                    return answer
+            time.sleep(RETRY_PAUSE_S * 2**attempt)
+        raise AssertionError("not reached")
+
+
+def check(asker: Asker, pin: Pin, python: str, cap: SpecifierSet) -> Finding:
     """One pin's verdict, from the pinned release's document where PyPI serves it, else the project's."""
     try:
-        answer = client.get(f"/pypi/{pin.project}/{pin.version}/json")
+        answer = asker.get(f"/pypi/{pin.project}/{pin.version}/json")
         if answer.status_code == httpx.codes.OK:
             release = answer.json()
             if release.get("urls") and all(f.get("yanked") for f in release["urls"]):
                 return Finding(pin, Verdict.YANKED, "release", reason=release["urls"][0].get("yanked_reason") or "")
-            found = _advisories(release)
-            return Finding(pin, Verdict.VULNERABLE if found else Verdict.CLEAN, "release", found)
-        answer = client.get(f"/pypi/{pin.project}/json")
+            return _judged(pin, release, "release")
+        answer = asker.get(f"/pypi/{pin.project}/json")
         if answer.status_code != httpx.codes.OK:
             return Finding(pin, Verdict.FAILED, reason=f"PyPI answered {answer.status_code} for the project")
         project = answer.json()
-        latest = project["info"]["version"]
+        latest = str(project["info"]["version"])
         releases: dict[str, list[dict[str, Any]]] = project.get("releases") or {}
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+        files = releases.get(pin.version)
+        if files is None:
+            return Finding(pin, Verdict.FAILED, "project", latest=latest, reason="PyPI has no such release")
+        if files and all(f.get("yanked") for f in files):
+            return Finding(pin, Verdict.YANKED, "project", latest=latest, reason=files[0].get("yanked_reason") or "")
+        pinned, newest = _parse(pin.version), _parse(latest)
+        if pinned is None or newest is None:
+            return Finding(pin, Verdict.FAILED, "project", latest=latest, reason="a version that is not PEP 440")
+        if pinned == newest:
+            return _judged(pin, project, "project", latest)
+        if pinned > newest:
+            return Finding(pin, Verdict.FAILED, "project", latest=latest, reason="ahead of the latest release")
+        since = _behind_since(pin, releases, python, cap)
+        return Finding(pin, Verdict.BEHIND, "project", latest=latest, behind_since=since)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as e:
         return Finding(pin, Verdict.FAILED, reason=f"{type(e).__name__}: {str(e)[:120]}")
-    files = releases.get(pin.version)
-    if files is None:
-        return Finding(pin, Verdict.FAILED, "project", latest=latest, reason="PyPI has no such release")
-    if files and all(f.get("yanked") for f in files):
-        return Finding(pin, Verdict.YANKED, "project", latest=latest, reason=files[0].get("yanked_reason") or "")
-    if _parse(latest) == _parse(pin.version):
-        found = _advisories(project)
-        return Finding(pin, Verdict.VULNERABLE if found else Verdict.CLEAN, "project", found, latest)
-    since = _behind_since(pin, releases, python, cap)
-    return Finding(pin, Verdict.BEHIND, "project", latest=latest, behind_since=since)
 
 
 def audit(
     pins: list[Pin],
     *,
     index: str = PYPI,
-    transport: httpx.BaseTransport | None = None,
     progress: Callable[[Finding], None] = lambda _: None,
     workers: int = 8,
     python: str = platform.python_version(),
     caps: Mapping[str, SpecifierSet] | None = None,
 ) -> Report:
-    """Every pin's verdict. PyPI is asked over https with retries; nothing else is contacted."""
-    transport = transport or httpx.HTTPTransport(retries=3)
+    """Every pin's verdict. Only the index is contacted (through the environment's proxy, if one is set)."""
     caps = installed_caps() if caps is None else caps
+    timeout = httpx.Timeout(30, connect=5)
     with (
-        httpx.Client(base_url=index, transport=transport, timeout=30, follow_redirects=True) as client,
+        httpx.Client(base_url=index, timeout=timeout, follow_redirects=True) as client,
         ThreadPoolExecutor(workers) as pool,
     ):
+        asker = Asker(client)
         report = Report()
-        for finding in pool.map(lambda p: check(client, p, python, caps.get(p.project, SpecifierSet())), pins):
+        for finding in pool.map(lambda p: check(asker, p, python, caps.get(p.project, SpecifierSet())), pins):
             report.findings.append(finding)
             progress(finding)
     return report

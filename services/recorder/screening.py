@@ -58,9 +58,9 @@ def screen_at_first_contact(
     screener: Screener,
 ) -> None:
     """Screens a contact first contact did not record as a crime: stores the verdict, and emits `contact.screened`
-    when the verdict is one the auditor acts on: positive (a review falls due) or failed (the contact went
-    unscreened). A clear negative is kept here only (`GET /v1/contacts/{id}/screening` serves it): most contacts
-    screened are, and an event each would cost the database more than the screening itself."""
+    when it is positive (a review falls due, which the auditor watches) or failed (the auditor keeps that the
+    contact went unscreened). A negative is kept here only (`GET /v1/contacts/{id}/screening` serves it): most
+    contacts screened are, and an event each would cost the database more than the screening itself."""
     result, problem = screen_safely(screener, contact, contact_id)
     writes.screenings.append(
         {

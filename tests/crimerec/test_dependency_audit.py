@@ -94,6 +94,10 @@ def index() -> Iterator[str]:
         ),
         "/pypi/yanked/json": _project("2.0", {"1.0": [_file(old, yanked=True)], "2.0": [_file(old)]}, []),
         "/pypi/ghost/json": _project("1.0", {"1.0": [_file(old)]}, []),
+        # a mirror's document without PyPI's advisory data, a version that is not PEP 440, a pin ahead of latest
+        "/pypi/mirrored/json": {"info": {"version": "1.0"}, "releases": {"1.0": [_file(old)]}},
+        "/pypi/odd/json": _project("banana", {"banana": [_file(old)]}, []),
+        "/pypi/early/json": _project("1.9", {"1.9": [_file(old)], "2.0b1": [_file(old)]}, []),
     }
     server = ThreadingHTTPServer(("127.0.0.1", 0), PyPI)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -119,7 +123,7 @@ def test_each_verdict(index: str) -> None:
     found = _verdicts(
         index,
         "badlib==2.0\nFine_Lib==3.1\nserved==1.0\nrecent==1.0\nstale==1.0\ncapped==1.0\nyanked==1.0\n"
-        "ghost==0.9\nmissing==1.0\n",
+        "ghost==0.9\nmissing==1.0\nmirrored==1.0\nodd==banana\nearly==2.0b1\n",
         caps={"capped": SpecifierSet("<1.3")},
     )
     assert found["badlib"].verdict == da.Verdict.VULNERABLE
@@ -133,6 +137,11 @@ def test_each_verdict(index: str) -> None:
     assert found["yanked"].verdict == da.Verdict.YANKED
     assert (found["ghost"].verdict, found["ghost"].reason) == (da.Verdict.FAILED, "PyPI has no such release")
     assert found["missing"].verdict == da.Verdict.FAILED
+    assert (found["mirrored"].verdict, found["mirrored"].reason) == (
+        da.Verdict.FAILED, "the document carries no advisory data"
+    )  # fmt: skip
+    assert (found["odd"].verdict, found["odd"].reason) == (da.Verdict.FAILED, "a version that is not PEP 440")
+    assert (found["early"].verdict, found["early"].reason) == (da.Verdict.FAILED, "ahead of the latest release")
 
 
 def test_the_grace_period_and_strict(index: str) -> None:
@@ -146,6 +155,7 @@ def test_the_grace_period_and_strict(index: str) -> None:
         return {f.pin.name for f in report.failures(now=NOW, **kw)}
 
     assert failing(max_behind=month, strict=False) == {"stale"}
+    assert failing(max_behind=timedelta(days=7), strict=False) == {"stale"}
     assert failing(max_behind=timedelta(days=2), strict=False) == {"recent", "stale"}
     assert failing(max_behind=month, strict=True) == {"recent", "stale", "capped"}
     # without the cap, 1.3 could be taken: behind for 70 days
@@ -174,9 +184,34 @@ def test_the_command_fails_on_an_advisory_and_passes_a_clean_lock(index: str, tm
     assert "1 checked clean" in _said(result.output)
     assert "1 behind" in _said(result.output)
     assert runner.invoke(app, ["audit-dependencies", str(good), "--index", index, "--strict"]).exit_code == 1
+    # the default grace period is a week: newer for 60 days fails
+    stale = tmp_path / "stale.lock"
+    stale.write_text("fine-lib==3.1\nstale==1.0\n")
+    assert runner.invoke(app, ["audit-dependencies", str(stale), "--index", index]).exit_code == 1
+    assert (
+        runner.invoke(app, ["audit-dependencies", str(stale), "--index", index, "--max-behind-days", "90"]).exit_code
+        == 0
+    )
 
 
-def test_a_lock_it_cannot_read_or_an_index_that_does_not_answer_fails(index: str, tmp_path: Path) -> None:
+def test_an_audit_that_checked_nothing_does_not_pass(index: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    unread = tmp_path / "behind-only.lock"
+    unread.write_text("recent==1.0\n")  # within the grace period, but no pin's advisories were read
+    result = runner.invoke(app, ["audit-dependencies", str(unread), "--index", index])
+    assert result.exit_code == 1, result.output
+    assert "an audit that checked nothing does not pass" in _said(result.output)
+    empty = tmp_path / "empty.lock"
+    empty.write_text("# nothing\n\n")
+    result = runner.invoke(app, ["audit-dependencies", str(empty), "--index", index])
+    assert result.exit_code == 2
+    assert "pins nothing" in _said(result.output)
+
+
+def test_a_lock_it_cannot_read_or_an_index_that_does_not_answer_fails(
+    index: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(da, "RETRY_PAUSE_S", 0.0)
     lock = tmp_path / "requirements.lock"
     lock.write_text("fine-lib==3.1\n-e ./vendored/x\n")
     runner = CliRunner()
@@ -184,8 +219,8 @@ def test_a_lock_it_cannot_read_or_an_index_that_does_not_answer_fails(index: str
     assert result.exit_code == 2
     assert "line 2" in _said(result.output)
     assert runner.invoke(app, ["audit-dependencies", str(tmp_path / "absent.lock")]).exit_code == 2
-    lock.write_text("fine-lib==3.1\n")
-    # nothing listens on port 9 of loopback: every pin is "not looked up", and that fails
+    lock.write_text("fine-lib==3.1\nbadlib==2.0\n")
+    # nothing listens on port 9 of loopback: every pin failed, and that fails
     result = runner.invoke(app, ["audit-dependencies", str(lock), "--index", "http://127.0.0.1:9"])
     assert result.exit_code == 1
-    assert "1 not looked up" in _said(result.output)
+    assert "2 failed" in _said(result.output)

@@ -181,7 +181,13 @@ async def test_a_run_numbers_each_contacts_crimes_in_turn_and_stages_its_events_
         recorded = [e.payload["crime_reference"] for e in mine if e.event_type == "crime.recorded"]
         assert recorded == decided["crime_references"] and len(recorded) == count
         outcome, transferred = decided["outcome"], bool(decided["transfer_to"])
-        assert ("contact.screened" in kinds) == (outcome != "pending" and (outcome != "recorded" or transferred))
+        # Every contact not recorded here is screened, and this one's narrative discloses a crime: a positive screen,
+        # so published (a negative one is kept by the recorder alone).
+        screened = outcome != "pending" and (outcome != "recorded" or transferred)
+        assert ("contact.screened" in kinds) == screened
+        if screened:
+            screen = next(e.payload for e in mine if e.event_type == "contact.screened")
+            assert screen["result"]["positive"] is True
         numbers += [int(r.rsplit("-", 1)[1]) for r in recorded]
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
     assert sum(e.event_type == "contact.screened" for e in events) == 4  # the ASB and transferred contacts

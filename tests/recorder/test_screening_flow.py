@@ -148,7 +148,7 @@ async def test_a_benign_non_crime_is_screened_negative_and_not_queued(
     assert decision["outcome"] == "non_crime"
     screen = (await screening_of(services, keys, contact_id, Role.AUDITOR)).json()
     assert screen["positive"] is False
-    # Kept by the recorder, told to nobody: the auditor acts only on positive and failed screens.
+    # Kept by the recorder, published to nobody: only positive and failed screens are published.
     assert types(await events(db, contact_id)) == ["contact.decided"]
     assert contact_id not in [i["contact_id"] for i in await queue(services, keys)]
     r = await services.recorder.post(

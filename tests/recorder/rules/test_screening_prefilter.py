@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crimerec.screening import load_corpus, simulated_items
-from services.recorder.rules.screening import prepare_text
+from services.recorder.rules.screening import prefilter, prepare_text
 from services.recorder.rules.screening.phrases import RuleFindings
 from services.recorder.rules.screening.prefilter import Prefilter, anchors, trie_pattern
 from services.recorder.rules.screening.text import clause_start, clauses
@@ -67,7 +67,11 @@ def _texts() -> list[str]:
     return corpus + simulated + long + joined
 
 
-def test_prefiltered_findings_equal_the_whole_text_scan() -> None:
+@pytest.mark.parametrize("dense", [prefilter.DENSE, 10**9], ids=["as shipped", "windows only"])
+def test_prefiltered_findings_equal_the_whole_text_scan(dense: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With DENSE as shipped a long text's many-anchored rules are searched whole; at 10**9 every anchored rule is
+    # tried in its windows, long texts too.
+    monkeypatch.setattr(prefilter, "DENSE", dense)
     texts = _texts()
     assert len(texts) > 600
     different = []
