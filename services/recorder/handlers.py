@@ -22,4 +22,8 @@ def subscriptions(*, policy: RecorderPolicy) -> list[Subscription]:
         received = [(e, p) for e, p in events if isinstance(p, ContactReceived)]
         await first_contact.record_contacts(uow, received, policy=policy)
 
-    return [Subscription(name="recorder.contacts", topics=[topics.CONTACTS], batch_handler=on_contacts)]
+    return [
+        Subscription(
+            name="recorder.contacts", topics=[topics.CONTACTS], batch_handler=on_contacts, merge_partitions=True
+        )
+    ]

@@ -54,6 +54,11 @@ class Subscription:
     batch_handler: BatchHandler | None = None
     # How a record's bytes become its envelope and payload (PoisonEvent if they cannot): `parse_event` unless given.
     parse: Callable[[bytes | None], tuple[Envelope, BaseModel]] | None = None
+    # A poll's records of several partitions, when they fit in one run, are handled in one transaction and their
+    # offsets committed at once, instead of a transaction and a commit a partition one after another (at a few
+    # events a second a partition that sequence is most of an event's wait). Each partition's events keep their
+    # order. Only for a subscription that does not follow event time: the watermark is kept per partition.
+    merge_partitions: bool = False
 
 
 class _Assignments(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -132,13 +137,33 @@ class ConsumerRunner:
                 self.polled_at = time.monotonic()
                 beyond = await self._partitions_with_more()
                 self.unread = beyond | set(batches)
-                for tp, records in batches.items():
-                    if await self._process_in_time(tp, records) and tp not in beyond:
-                        self.unread.discard(tp)
+                if await self._process_merged(batches):
+                    self.unread -= set(batches) - beyond
+                else:
+                    for tp, records in batches.items():
+                        if await self._process_in_time(tp, records) and tp not in beyond:
+                            self.unread.discard(tp)
                 self._note_idle()
                 self.caught_up = not batches and bool(self.consumer.assignment())
         finally:
             await self.consumer.stop()
+
+    async def _process_merged(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> bool:
+        """Handles a poll's records of several partitions as one run (Subscription.merge_partitions), when they fit
+        in one and every partition is still ours; True when it did (each record handled, every offset committed),
+        False to leave them to the partition-by-partition way."""
+        if not self.subscription.merge_partitions or len(batches) < 2:
+            return False
+        interval = self.settings.kafka_max_poll_interval_ms / 1000
+        records = [record for run in batches.values() for record in run]
+        fits = self._run_fitting(interval / 2 - (time.monotonic() - self.polled_at))
+        if len(records) > fits or any(tp not in self.consumer.assignment() for tp in batches):
+            return False
+        began = time.monotonic()
+        await self.process(records)
+        await self._commit({tp: run[-1].offset + 1 for tp, run in batches.items()})
+        self._size_runs(len(records), time.monotonic() - began, interval)
+        return True
 
     async def _process_in_time(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
         """Handles a partition's polled records in runs, committing after each, so the consumer polls again well
@@ -158,7 +183,7 @@ class ConsumerRunner:
             run = records[start : start + size]
             began = time.monotonic()
             await self.process(run)
-            await self._commit(tp, run[-1].offset + 1)
+            await self._commit({tp: run[-1].offset + 1})
             self._size_runs(len(run), time.monotonic() - began, interval)
             start += len(run)
         return True
@@ -223,16 +248,18 @@ class ConsumerRunner:
             self.idle_since.pop(tp, None)
             self.unread.discard(tp)
 
-    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         backoff = Backoff()
         while True:
             try:
-                await self.consumer.commit({tp: offset})
+                await self.consumer.commit(offsets)
                 return
             except KafkaError as exc:
-                # A rebalance can take the partition away; the next owner's inbox skips what we already did.
-                log.warning("offset commit failed", extra={"error": repr(exc), "partition": tp.partition})
-                if not await self._still_assigned(tp):
+                # A rebalance can take a partition away; the next owner's inbox skips what we already did.
+                partitions = sorted(tp.partition for tp in offsets)
+                log.warning("offset commit failed", extra={"error": repr(exc), "partitions": partitions})
+                offsets = {tp: offset for tp, offset in offsets.items() if await self._still_assigned(tp)}
+                if not offsets:
                     return
                 await backoff.sleep()
 
@@ -240,7 +267,8 @@ class ConsumerRunner:
         return tp in self.consumer.assignment()
 
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Handles a run of records of one partition, in order; returns once each is handled or dead-lettered."""
+        """Handles a run of records (of one partition, or of several each in its order: merge_partitions), in order;
+        returns once each is handled or dead-lettered."""
         parsed: list[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]] = []
         parse = self.subscription.parse or parse_event
         for record in records:
@@ -302,13 +330,15 @@ class ConsumerRunner:
                 await backoff.sleep()
 
     async def _handle_all(self, items: Sequence[tuple[ConsumerRecord[bytes, bytes], Envelope, BaseModel]]) -> None:
+        partitions = {TopicPartition(record.topic, record.partition) for record, _, _ in items}
+        # The event in hand counts for its partition's time; in a run of several partitions, for none of them.
+        current = next(iter(partitions)) if len(partitions) == 1 else None
         async with self.sessions() as session, session.begin():
-            tp = TopicPartition(items[0][0].topic, items[0][0].partition)
             uow = UnitOfWork(
                 session=session,
                 outbox=self.outbox,
                 topic_prefix=self.settings.topic_prefix,
-                watermark=lambda event_time: self.watermark(tp, event_time),
+                watermark=lambda event_time: self.watermark(current, event_time),
             )
             claimed = await uow.claim_events(self.inbox, self.subscription.name, [e.event_id for _, e, _ in items])
             fresh: list[tuple[Envelope, BaseModel]] = []
@@ -331,9 +361,10 @@ class ConsumerRunner:
                     with self._at(envelope.occurred_at):
                         await self.subscription.handler(uow, envelope, payload)
             await uow.flush_outbox()
-        # Only now, with the run committed, does the partition's mark move on.
-        last = max(envelope.occurred_at for _, envelope, _ in items)
-        self.marks[tp] = max(last, self.marks.get(tp, last))
+        # Only now, with the run committed, does each partition's mark move on.
+        for record, envelope, _ in items:
+            tp = TopicPartition(record.topic, record.partition)
+            self.marks[tp] = max(envelope.occurred_at, self.marks.get(tp, envelope.occurred_at))
         metrics.EVENTS_HANDLED.labels(self.subscription.name).inc(len(items))
 
     def _at(self, occurred_at: datetime) -> AbstractContextManager[None]:
