@@ -27,9 +27,11 @@ def subscriptions(*, standard: Standard) -> list[Subscription]:
 
     # A run of events at a time: a replay or a busy force is projected set-based, judged as if one at a time.
     # Read in one pass, straight into typed payloads: the auditor never reads an envelope's payload as a dict.
+    # On the live clock a poll's partitions (of both topics) are one run; on event time, where the watermark
+    # follows each partition's own events, a partition at a time.
     return [
         Subscription(
             name=SUBSCRIPTION, topics=[topics.CONTACTS, topics.RECORDS], batch_handler=on_events,
-            parse=parse_event_typed,
+            parse=parse_event_typed, merge_partitions=not standard.event_time,
         )
     ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -12,7 +13,14 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas import topics
+from schemas.catalogue import OffenceCatalogue
 from schemas.envelope import Envelope
+from services.auditor.handlers import subscriptions as auditor_subscriptions
+from services.auditor.rules.policy import AuditPolicy
+from services.auditor.rules.standard import Standard
+from services.recorder.handlers import subscriptions as recorder_subscriptions
+from services.recorder.recording import RecorderPolicy
+from services.recorder.rules.authority import AuthorityPolicy
 from services.runtime.consumer import ConsumerRunner, Subscription
 from services.runtime.database import create_session_factory
 from services.runtime.messaging import UnitOfWork, encode_event
@@ -96,3 +104,16 @@ async def test_a_poll_of_several_partitions_is_one_run_when_merged(
         assert spans[0] == set(range(PARTITIONS)), spans  # the first poll: one transaction for all three
     else:
         assert all(len(span) == 1 for span in spans), spans
+
+
+def test_which_subscriptions_merge() -> None:
+    """The recorder's contacts merge; the auditor's projection merges on the live clock, and on event time (where
+    the watermark follows each partition's events) takes a partition at a time."""
+    catalogue = OffenceCatalogue.default()
+    policy = RecorderPolicy(
+        catalogue=catalogue, limit=timedelta(hours=24), authority=AuthorityPolicy(), force_authority={}
+    )
+    assert [s.merge_partitions for s in recorder_subscriptions(policy=policy)] == [True]
+    for event_time in (False, True):
+        standard = Standard(catalogue=catalogue, policy=AuditPolicy(), event_time=event_time)
+        assert [s.merge_partitions for s in auditor_subscriptions(standard=standard)] == [not event_time]
