@@ -14,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from crimerec import stack
 from crimerec.reseed import CONSUMERS, RECORDER_CONTACTS, republish_unhandled
 from schemas import topics
+from schemas.catalogue import OffenceCatalogue
 from services.auditor import handlers as auditor_handlers
 from services.auditor import models as auditor_models
+from services.auditor.rules.policy import AuditPolicy
+from services.auditor.rules.standard import Standard
 from services.intake import handlers as intake_handlers
 from services.intake import models as intake_models
 from services.recorder import handlers as recorder_handlers
@@ -88,7 +91,7 @@ def test_the_consumers_re_seeding_knows_are_the_services_own_subscriptions() -> 
     subscriptions = [
         *intake_handlers.SUBSCRIPTIONS,
         *recorder_handlers.subscriptions(policy=None),  # type: ignore[arg-type]
-        *auditor_handlers.subscriptions(standard=None),  # type: ignore[arg-type]
+        *auditor_handlers.subscriptions(standard=Standard(catalogue=OffenceCatalogue.default(), policy=AuditPolicy())),
     ]
     actual = {(topic, s.name) for s in subscriptions for topic in s.topics}
     known = {(topic, group.consumer) for topic, groups in CONSUMERS.items() for group in groups}
