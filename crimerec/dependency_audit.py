@@ -178,14 +178,11 @@ def _installable(file: dict[str, Any], python: str) -> bool:
 
 
 def _behind_since(
-    pin: Pin, releases: dict[str, list[dict[str, Any]]], python: str, cap: SpecifierSet
+    pinned: Version, releases: dict[str, list[dict[str, Any]]], python: str, cap: SpecifierSet
 ) -> datetime | None:
     """When the first release newer than the pin that could be installed here (this Python, within what the other
     pins require of it; not yanked, not a pre-release unless the pin is one) came out; None where there is none:
     the pin is the newest the lock can have."""
-    pinned = _parse(pin.version)
-    if pinned is None:
-        return None
     times = []
     for version, files in releases.items():
         parsed = _parse(version)
@@ -250,7 +247,7 @@ def check(asker: Asker, pin: Pin, python: str, cap: SpecifierSet) -> Finding:
             return _judged(pin, project, "project", latest)
         if pinned > newest:
             return Finding(pin, Verdict.FAILED, "project", latest=latest, reason="ahead of the latest release")
-        since = _behind_since(pin, releases, python, cap)
+        since = _behind_since(pinned, releases, python, cap)
         return Finding(pin, Verdict.BEHIND, "project", latest=latest, behind_since=since)
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as e:
         return Finding(pin, Verdict.FAILED, reason=f"{type(e).__name__}: {str(e)[:120]}")

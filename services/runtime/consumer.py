@@ -159,10 +159,7 @@ class ConsumerRunner:
         fits = self._run_fitting(interval / 2 - (time.monotonic() - self.polled_at))
         if len(records) > fits or any(tp not in self.consumer.assignment() for tp in batches):
             return False
-        began = time.monotonic()
-        await self.process(records)
-        await self._commit({tp: run[-1].offset + 1 for tp, run in batches.items()})
-        self._size_runs(len(records), time.monotonic() - began, interval)
+        await self._run(records, {tp: run[-1].offset + 1 for tp, run in batches.items()}, interval)
         return True
 
     async def _process_in_time(self, tp: TopicPartition, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
@@ -181,12 +178,18 @@ class ConsumerRunner:
                 self.consumer.seek(tp, records[start].offset)  # given back, to be fetched again after a poll
                 return False
             run = records[start : start + size]
-            began = time.monotonic()
-            await self.process(run)
-            await self._commit({tp: run[-1].offset + 1})
-            self._size_runs(len(run), time.monotonic() - began, interval)
+            await self._run(run, {tp: run[-1].offset + 1}, interval)
             start += len(run)
         return True
+
+    async def _run(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], offsets: dict[TopicPartition, int], interval: float
+    ) -> None:
+        """One run: its records handled, then its offsets committed, and the next run sized by its pace."""
+        began = time.monotonic()
+        await self.process(records)
+        await self._commit(offsets)
+        self._size_runs(len(records), time.monotonic() - began, interval)
 
     def _run_fitting(self, budget: float) -> int:
         """How many records the next run takes: its usual size, cut to what the pace just seen finishes inside the
