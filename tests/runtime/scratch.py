@@ -147,12 +147,13 @@ async def topic_size(settings: EngineSettings, topic: str) -> int:
         await consumer.stop()
 
 
-async def committed_offset(settings: EngineSettings, group: str, topic: str) -> int | None:
-    """The offset a consumer group has committed on a test topic, as an operator's tooling would show it."""
+async def committed_offset(settings: EngineSettings, group: str, topic: str, number: int = 0) -> int | None:
+    """The offset a consumer group has committed on a test topic (on its partition `number`; test topics have one
+    unless a test makes more), as an operator's tooling would show it."""
     probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
     try:
         await probe.start()
-        return await probe.committed(partition(topic))
+        return await probe.committed(TopicPartition(topic, number))
     finally:
         await probe.stop()
 

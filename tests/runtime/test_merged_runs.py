@@ -4,11 +4,11 @@ its order, every partition's offset committed; without it, a transaction a parti
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,9 +24,9 @@ from services.recorder.rules.authority import AuthorityPolicy
 from services.runtime.consumer import ConsumerRunner, Subscription
 from services.runtime.database import create_session_factory
 from services.runtime.messaging import UnitOfWork, encode_event
-from services.runtime.producer import create_producer, ensure_topics
+from services.runtime.producer import ensure_topics
 from services.runtime.settings import EngineSettings
-from tests.runtime.scratch import Scratch, decided_event, handled_ids, record_handled, running
+from tests.runtime.scratch import Scratch, committed_offset, decided_event, handled_ids, record_handled, running
 from tests.support import eventually
 
 PARTITIONS = 3
@@ -34,34 +34,17 @@ PER_PARTITION = 4
 
 
 @pytest.fixture
-async def three(engines: EngineSettings) -> EngineSettings:
-    """Topics of three partitions, under a prefix of this test's own."""
+async def broker(engines: EngineSettings) -> EngineSettings:
+    """In place of the runtime tests' own: topics of three partitions, under a prefix of this test's own (the
+    `producer` fixture publishes to them)."""
     settings = engines.model_copy(update={"topic_prefix": f"rm{uuid.uuid4().hex[:8]}."})
     await ensure_topics(settings, partitions=PARTITIONS)
     return settings
 
 
-@pytest.fixture
-async def producer(three: EngineSettings) -> AsyncIterator[AIOKafkaProducer]:
-    started = create_producer(three, client_id="merged-runs-tests")
-    await started.start()
-    yield started
-    await started.stop()
-
-
-async def committed(settings: EngineSettings, group: str) -> dict[int, int | None]:
-    probe = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group, enable_auto_commit=False)
-    try:
-        await probe.start()
-        topic = settings.topic(topics.CONTACTS)
-        return {p: await probe.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)}
-    finally:
-        await probe.stop()
-
-
 @pytest.mark.parametrize("merge", [True, False], ids=["merged", "a partition at a time"])
 async def test_a_poll_of_several_partitions_is_one_run_when_merged(
-    merge: bool, db: AsyncEngine, scratch: Scratch, three: EngineSettings, producer: AIOKafkaProducer
+    merge: bool, db: AsyncEngine, scratch: Scratch, broker: EngineSettings, producer: AIOKafkaProducer
 ) -> None:
     # Every event is on the topic before the consumer starts, so its first poll holds all three partitions.
     partition_of: dict[uuid.UUID, int] = {}
@@ -71,7 +54,7 @@ async def test_a_poll_of_several_partitions_is_one_run_when_merged(
             event = decided_event()
             partition_of[event.event_id] = p
             order[p].append(event.event_id)
-            await producer.send_and_wait(three.topic(topics.CONTACTS), encode_event(event), partition=p)
+            await producer.send_and_wait(broker.topic(topics.CONTACTS), encode_event(event), partition=p)
 
     runs: list[list[uuid.UUID]] = []
 
@@ -83,13 +66,14 @@ async def test_a_poll_of_several_partitions_is_one_run_when_merged(
     name = f"rm-{uuid.uuid4().hex[:10]}"
     runner = ConsumerRunner(
         subscription=Subscription(name=name, topics=[topics.CONTACTS], batch_handler=handle, merge_partitions=merge),
-        settings=three, sessions=create_session_factory(db), outbox=scratch.outbox, inbox=scratch.inbox,
+        settings=broker, sessions=create_session_factory(db), outbox=scratch.outbox, inbox=scratch.inbox,
         producer=producer,
     )  # fmt: skip
     everything = {p: PER_PARTITION for p in range(PARTITIONS)}
 
     async def done() -> bool:
-        assert await committed(three, three.topic_prefix + name) == everything
+        group, topic = broker.topic_prefix + name, broker.topic(topics.CONTACTS)
+        assert {p: await committed_offset(broker, group, topic, p) for p in range(PARTITIONS)} == everything
         return True
 
     async with running(runner):
